@@ -1,0 +1,3 @@
+from toolcache._entry import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Resolution with resolvelib over the index finder."""
