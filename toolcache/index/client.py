@@ -1,0 +1,522 @@
+"""HTTP for the index side: one pooled client, credentials by origin, retries, a disk cache.
+
+``IndexClient`` is safe to use from many threads at once. Project pages are cached with
+ordinary HTTP semantics (``max-age``, then a conditional request); metadata files and
+distribution files are content-addressed by sha256 and never revalidated.
+
+Credentials never leave this module in a URL: they are split off every URL on the way in,
+remembered per origin (scheme, host, port) and sent as a header; ``~/.netrc`` (or ``$NETRC``)
+is consulted for an origin without URL credentials. Everything stored on disk or put in an
+error uses URLs without userinfo.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import netrc
+import os
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TypeVar
+
+import httpx
+
+from toolcache import paths
+from toolcache.errors import HashMismatch, IndexError_
+from toolcache.index import urls
+
+T = TypeVar("T")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_RETRIES = 3
+DEFAULT_BACKOFF = 0.2
+_CHUNK = 1 << 16
+_PAGE_MAGIC = b"toolcache-page-v1\n"
+
+
+class IndexUnreachable(IndexError_):
+    """A URL could not be fetched after every retry."""
+
+    def __init__(self, url: str, reason: str, attempts: int) -> None:
+        self.url = urls.redact(url)
+        self.reason = reason
+        self.attempts = attempts
+        noun = "attempt" if attempts == 1 else "attempts"
+        super().__init__(f"could not reach {self.url}: {reason} (after {attempts} {noun})")
+
+
+class IndexHTTPError(IndexError_):
+    """The index answered with an error status that retrying does not fix."""
+
+    def __init__(self, url: str, status: int, reason: str = "") -> None:
+        self.url = urls.redact(url)
+        self.status = status
+        if status in (401, 403):
+            message = (
+                f"{self.url} needs credentials ({status}); put them in the index URL or ~/.netrc"
+            )
+        else:
+            message = f"{self.url} answered HTTP {status}{' ' + reason if reason else ''}"
+        super().__init__(message)
+
+
+class OfflineError(IndexError_):
+    """Network access was needed but offline mode forbids it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = urls.redact(url)
+        super().__init__(f"network access needed for {self.url} but --offline was given")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched (or cached) page. ``url`` is the final URL after redirects, without userinfo."""
+
+    url: str
+    content_type: str
+    body: bytes
+    from_cache: bool
+
+
+def ssl_context() -> ssl.SSLContext:
+    """``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set, else the system trust store (truststore)."""
+    cafile = os.environ.get("SSL_CERT_FILE") or None
+    capath = os.environ.get("SSL_CERT_DIR") or None
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    import truststore
+
+    context: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return context
+
+
+def retries_from_env() -> int:
+    value = os.environ.get("TOOLCACHE_HTTP_RETRIES", "")
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return DEFAULT_RETRIES
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    text = str(exc).strip()
+    kinds: dict[type[httpx.TransportError], str] = {
+        httpx.ConnectTimeout: "connection timed out",
+        httpx.ReadTimeout: "read timed out",
+        httpx.WriteTimeout: "write timed out",
+        httpx.PoolTimeout: "timed out waiting for a connection",
+    }
+    kind = kinds.get(type(exc))
+    if kind:
+        return kind
+    return text.splitlines()[-1] if text else type(exc).__name__
+
+
+def _max_age(headers: Mapping[str, str]) -> float | None:
+    """Seconds the response stays fresh; None when it must not be stored."""
+    directives = [d.strip().lower() for d in headers.get("cache-control", "").split(",")]
+    if "no-store" in directives:
+        return None
+    if "no-cache" in directives:
+        return 0.0
+    for directive in directives:
+        name, _, value = directive.partition("=")
+        if name.strip() == "max-age":
+            with contextlib.suppress(ValueError):
+                return max(0.0, float(value.strip().strip('"')))
+    return 0.0
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        Path(tmp).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class _CachedPage:
+    status: int
+    url: str
+    content_type: str
+    etag: str | None
+    last_modified: str | None
+    max_age: float
+    fetched: float
+    body: bytes
+
+    def is_fresh(self, now: float) -> bool:
+        return now - self.fetched < self.max_age
+
+    def dump(self) -> bytes:
+        header = {
+            "status": self.status,
+            "url": self.url,
+            "content_type": self.content_type,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "max_age": self.max_age,
+            "fetched": self.fetched,
+        }
+        return _PAGE_MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + self.body
+
+    @classmethod
+    def load(cls, data: bytes) -> _CachedPage | None:
+        if not data.startswith(_PAGE_MAGIC):
+            return None
+        header_line, _, body = data[len(_PAGE_MAGIC) :].partition(b"\n")
+        try:
+            h = json.loads(header_line)
+            return cls(
+                status=int(h["status"]),
+                url=str(h["url"]),
+                content_type=str(h["content_type"]),
+                etag=h["etag"],
+                last_modified=h["last_modified"],
+                max_age=float(h["max_age"]),
+                fetched=float(h["fetched"]),
+                body=body,
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+class IndexClient:
+    """One pooled HTTP/1.1 client for every index, find-links page and file.
+
+    ``offline`` forbids the network: anything not in the cache raises ``OfflineError``.
+    ``refresh`` ignores page freshness and revalidates every page (``--upgrade``).
+    """
+
+    def __init__(
+        self,
+        cache_root: Path,
+        *,
+        offline: bool = False,
+        refresh: bool = False,
+        retries: int | None = None,
+        backoff: float = DEFAULT_BACKOFF,
+        timeout: float = 30.0,
+    ) -> None:
+        self.cache_root = cache_root
+        self.offline = offline
+        self.refresh = refresh
+        self.retries = retries_from_env() if retries is None else max(0, retries)
+        self.backoff = backoff
+        self.timeout = timeout
+        self._http: httpx.Client | None = None
+        self._lock = threading.Lock()
+        self._credentials: dict[urls.Origin, urls.Credentials] = {}
+        self._netrc: netrc.netrc | None = None
+        self._netrc_loaded = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+
+    def __enter__(self) -> IndexClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(
+                    verify=ssl_context(),
+                    trust_env=True,
+                    http1=True,
+                    http2=False,
+                    timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                    headers={"User-Agent": "toolcache"},
+                )
+            return self._http
+
+    # -- credentials -------------------------------------------------------------------------
+
+    def register(self, url: str) -> str:
+        """Remember the credentials in ``url`` for its origin; return ``url`` without them."""
+        clean, creds = urls.split_credentials(url)
+        if creds is not None:
+            with self._lock:
+                self._credentials[urls.origin(clean)] = creds
+        return clean
+
+    def _netrc_for(self, host: str) -> urls.Credentials | None:
+        with self._lock:
+            if not self._netrc_loaded:
+                self._netrc_loaded = True
+                location = os.environ.get("NETRC") or str(Path("~/.netrc").expanduser())
+                with contextlib.suppress(OSError, netrc.NetrcParseError):
+                    if Path(location).is_file():
+                        self._netrc = netrc.netrc(location)
+            parsed = self._netrc
+        if parsed is None or not host:
+            return None
+        found = parsed.authenticators(host)
+        if not found:
+            return None
+        login, _, password = found
+        return login or "", password or ""
+
+    def _auth(self, url: str) -> httpx.Auth | None:
+        key = urls.origin(url)
+        with self._lock:
+            creds = self._credentials.get(key)
+        if creds is None:
+            creds = self._netrc_for(key[1])
+        return httpx.BasicAuth(*creds) if creds is not None else None
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def _fetch(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        consume: Callable[[httpx.Response], T],
+    ) -> T:
+        """GET ``url`` (without userinfo), retrying transient failures; ``consume`` reads it.
+
+        ``consume`` sees every response whose status is not retried; a transport error raised
+        while it reads the body is retried as well.
+        """
+        if self.offline:
+            raise OfflineError(url)
+        client = self._client()
+        attempts = self.retries + 1
+        reason = ""
+        for attempt in range(1, attempts + 1):
+            try:
+                auth = self._auth(url)
+                with client.stream(
+                    "GET",
+                    url,
+                    headers=dict(headers),
+                    auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+                    follow_redirects=True,
+                ) as response:
+                    if response.status_code not in RETRY_STATUSES:
+                        return consume(response)
+                    reason = f"HTTP {response.status_code}"
+            except httpx.TransportError as exc:
+                reason = _describe(exc)
+            except httpx.InvalidURL as exc:
+                raise IndexError_(f"invalid URL {urls.redact(url)}: {exc}") from None
+            if attempt < attempts:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+        raise IndexUnreachable(url, reason, attempts)
+
+    @staticmethod
+    def _check_status(response: httpx.Response, url: str) -> None:
+        if response.status_code >= 400:
+            raise IndexHTTPError(url, response.status_code, response.reason_phrase)
+
+    # -- pages -------------------------------------------------------------------------------
+
+    def _page_path(self, url: str, accept: str) -> Path:
+        key = hashlib.sha256(f"{url}\n{accept}".encode()).hexdigest()
+        return paths.http_cache_dir(self.cache_root) / "pages" / key[:2] / f"{key}.page"
+
+    def get_page(self, url: str, accept: str) -> Page | None:
+        """A page (simple API or find-links HTML); None when it does not exist (404/410).
+
+        ``file:`` URLs are read from disk (a directory serves its ``index.html``).
+        """
+        url = self.register(url)
+        if urls.is_file_url(url):
+            return self._get_file_page(url)
+        cache_path = self._page_path(url, accept)
+        cached: _CachedPage | None = None
+        with contextlib.suppress(OSError):
+            cached = _CachedPage.load(cache_path.read_bytes())
+        now = time.time()
+        if cached is not None and (self.offline or (not self.refresh and cached.is_fresh(now))):
+            return self._page_result(cached, from_cache=True)
+
+        headers = {"Accept": accept}
+        if cached is not None and cached.status == 200:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+
+        def consume(response: httpx.Response) -> tuple[_CachedPage, bool, bool]:
+            max_age = _max_age(response.headers)
+            if response.status_code == 304 and cached is not None:
+                if max_age is not None:
+                    cached.max_age = max_age
+                cached.fetched = time.time()
+                return cached, True, True
+            if response.status_code in (404, 410):
+                body = b""
+            else:
+                self._check_status(response, url)
+                body = response.read()
+            entry = _CachedPage(
+                status=200 if response.status_code < 300 else response.status_code,
+                url=urls.split_credentials(str(response.url))[0],
+                content_type=response.headers.get("content-type", ""),
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+                max_age=max_age or 0.0,
+                fetched=time.time(),
+                body=body,
+            )
+            return entry, False, max_age is not None
+
+        entry, revalidated, store = self._fetch(url, headers, consume)
+        if store:
+            with contextlib.suppress(OSError):
+                _write_atomic(cache_path, entry.dump())
+        return self._page_result(entry, from_cache=revalidated)
+
+    @staticmethod
+    def _page_result(entry: _CachedPage, *, from_cache: bool) -> Page | None:
+        if entry.status in (404, 410):
+            return None
+        return Page(entry.url, entry.content_type, entry.body, from_cache)
+
+    @staticmethod
+    def _get_file_page(url: str) -> Page | None:
+        path = urls.file_url_to_path(url)
+        if path.is_dir():
+            path = path / "index.html"
+            url = urls.ensure_trailing_slash(url)
+        try:
+            body = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise IndexError_(f"cannot read {path}: {exc.strerror}") from None
+        content_type = "application/vnd.pypi.simple.v1+json" if path.suffix == ".json" else ""
+        return Page(url, content_type or "text/html", body, from_cache=False)
+
+    # -- content-addressed -------------------------------------------------------------------
+
+    def _blob_path(self, key: str) -> Path:
+        return paths.http_cache_dir(self.cache_root) / "blobs" / key[:2] / key
+
+    def get_blob(self, url: str, sha256: str | None, *, cache_key: str | None = None) -> bytes:
+        """A small immutable file (a PEP 658 metadata file), verified against ``sha256``.
+
+        Cached forever under ``sha256`` (or ``cache_key`` when the index gave no hash).
+        """
+        url = self.register(url)
+        what = urls.filename_from_url(url)
+        key = sha256 or (hashlib.sha256(cache_key.encode()).hexdigest() if cache_key else None)
+        path = self._blob_path(key) if key else None
+        if path is not None:
+            with contextlib.suppress(OSError):
+                return path.read_bytes()
+        if urls.is_file_url(url):
+            try:
+                data = urls.file_url_to_path(url).read_bytes()
+            except OSError as exc:
+                raise IndexError_(f"cannot read {url}: {exc.strerror}") from None
+        else:
+
+            def consume(response: httpx.Response) -> bytes:
+                self._check_status(response, url)
+                return response.read()
+
+            data = self._fetch(url, {}, consume)
+        if sha256 is not None:
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != sha256:
+                raise HashMismatch(what, sha256, actual)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                _write_atomic(path, data)
+        return data
+
+    def download(
+        self,
+        url: str,
+        sha256: str | None,
+        dest_dir: Path | None = None,
+        *,
+        filename: str | None = None,
+    ) -> Path:
+        """The file at ``url``, verified, at ``<dest_dir>/<sha256[:2]>/<sha256>/<filename>``.
+
+        ``dest_dir`` defaults to the files cache. A file already there is reused without any
+        request. Without a promised ``sha256`` the file is stored under the hash it turns out
+        to have. A mismatch raises ``HashMismatch`` and leaves nothing behind. Local (``file:``)
+        files are verified and returned in place.
+        """
+        url = self.register(url)
+        filename = filename or urls.filename_from_url(url)
+        root = dest_dir if dest_dir is not None else paths.wheel_cache_dir(self.cache_root)
+        if sha256 is not None:
+            target = root / sha256[:2] / sha256 / filename
+            if target.is_file():
+                return target
+        if urls.is_file_url(url):
+            local = urls.file_url_to_path(url)
+            if not local.is_file():
+                raise IndexError_(f"{local} does not exist")
+            if sha256 is not None:
+                actual = _sha256_file(local)
+                if actual != sha256:
+                    raise HashMismatch(filename, sha256, actual)
+            return local
+        root.mkdir(parents=True, exist_ok=True)
+
+        def consume(response: httpx.Response) -> Path:
+            self._check_status(response, url)
+            with _temp_beside(root) as (tmp_path, f):
+                digest = hashlib.sha256()
+                for chunk in response.iter_bytes(_CHUNK):
+                    digest.update(chunk)
+                    f.write(chunk)
+                f.close()
+                actual = digest.hexdigest()
+                if sha256 is not None and actual != sha256:
+                    raise HashMismatch(filename, sha256, actual)
+                final = root / actual[:2] / actual / filename
+                final.parent.mkdir(parents=True, exist_ok=True)
+                tmp_path.replace(final)
+            return final
+
+        return self._fetch(url, {}, consume)
+
+
+@contextlib.contextmanager
+def _temp_beside(directory: Path) -> Iterator[tuple[Path, IO[bytes]]]:
+    """A temp file in ``directory`` removed unless it was moved away by the caller."""
+    fd, name = tempfile.mkstemp(dir=directory, prefix=".download-")
+    tmp = Path(name)
+    f = os.fdopen(fd, "wb")
+    try:
+        yield tmp, f
+    finally:
+        f.close()
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
