@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def cache_root() -> Path:
-    """``TOOLCACHE_CACHE_DIR``, else ``$XDG_CACHE_HOME/toolcache``, else the platform's cache dir."""
+    """``TOOLCACHE_CACHE_DIR``, else ``$XDG_CACHE_HOME/toolcache``, else the platform's."""
     explicit = os.environ.get("TOOLCACHE_CACHE_DIR")
     if explicit:
         return Path(explicit).expanduser().absolute()
@@ -41,3 +41,8 @@ def interpreter_cache_dir(root: Path) -> Path:
 def envs_dir(root: Path) -> Path:
     """Environments: ``envs/<interpreter-hash>/<resolution-hash>``."""
     return root / "envs"
+
+
+def archives_dir(root: Path) -> Path:
+    """Exported environment archives: the folder a CI cache step saves and restores."""
+    return root / "archives"

@@ -1,0 +1,210 @@
+"""The command line. The only module that imports Typer: it turns options into typed
+arguments and calls one plain function per command in ``toolcache.commands``."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from toolcache import __version__, paths
+from toolcache.locking import LockMode
+from toolcache.output import Output
+
+app = typer.Typer(
+    name="toolcache",
+    help="Developer tools resolved once, locked, cached under deterministic keys.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(str, enum.Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+class Prerelease(str, enum.Enum):
+    if_necessary_or_explicit = "if-necessary-or-explicit"
+    allow = "allow"
+    disallow = "disallow"
+
+
+ManifestOpt = Annotated[
+    Path, typer.Option("--manifest", "-m", help="The manifest.", show_default=True)
+]
+ToolOpt = Annotated[
+    list[str] | None, typer.Option("--tool", "-t", help="Only this tool (repeatable).")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+LockedOpt = Annotated[
+    bool, typer.Option("--locked", help="Fail if a lock is missing or out of date.")
+]
+FrozenOpt = Annotated[bool, typer.Option("--frozen", help="Use the locks as they are.")]
+UpgradeOpt = Annotated[bool, typer.Option("--upgrade", "-U", help="Resolve again.")]
+OfflineOpt = Annotated[bool, typer.Option("--offline", help="Never touch the network.")]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option("--cache-dir", envvar="TOOLCACHE_CACHE_DIR", help="The cache root."),
+]
+PrereleaseOpt = Annotated[
+    Prerelease,
+    typer.Option("--prerelease", help="When prereleases may be chosen."),
+]
+PythonVersionOpt = Annotated[
+    str | None,
+    typer.Option("--python-version", help="Resolve for this Python (X.Y[.Z]), not a local one."),
+]
+PlatformOpt = Annotated[
+    str | None,
+    typer.Option("--platform", help="Resolve for this platform, e.g. x86_64-manylinux_2_28."),
+]
+
+
+def _mode(locked: bool, frozen: bool, upgrade: bool) -> LockMode:
+    chosen = [
+        m
+        for m, on in (
+            (LockMode.LOCKED, locked),
+            (LockMode.FROZEN, frozen),
+            (LockMode.UPGRADE, upgrade),
+        )
+        if on
+    ]
+    if len(chosen) > 1:
+        raise typer.BadParameter("--locked, --frozen and --upgrade exclude each other")
+    return chosen[0] if chosen else LockMode.AUTO
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"toolcache {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """toolcache: run developer tools from locked, cached environments."""
+
+
+@app.command()
+def plan(
+    manifest: ManifestOpt = Path("tools.yaml"),
+    tool: ToolOpt = None,
+    output_format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    key_suffix: Annotated[str, typer.Option("--key-suffix", help="Added to the CI key.")] = "",
+    locked: LockedOpt = False,
+    frozen: FrozenOpt = False,
+    upgrade: UpgradeOpt = False,
+    offline: OfflineOpt = False,
+    prerelease: PrereleaseOpt = Prerelease.if_necessary_or_explicit,
+    python_version: PythonVersionOpt = None,
+    platform: PlatformOpt = None,
+    cache_dir: CacheOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Lock every tool and print its environment and the CI cache key."""
+    from toolcache.commands.plan import plan as run_plan
+
+    raise typer.Exit(
+        run_plan(
+            manifest,
+            tool or [],
+            output_format=output_format.value,
+            cache_root=cache_dir or paths.cache_root(),
+            mode=_mode(locked, frozen, upgrade),
+            offline=offline,
+            prerelease=prerelease.value,
+            python_version=python_version,
+            platform_name=platform,
+            key_suffix=key_suffix,
+            output=Output(quiet=quiet),
+        )
+    )
+
+
+@app.command()
+def lock(
+    manifest: ManifestOpt = Path("tools.yaml"),
+    tool: ToolOpt = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if a lock would change (like --locked).")
+    ] = False,
+    upgrade: UpgradeOpt = False,
+    offline: OfflineOpt = False,
+    prerelease: PrereleaseOpt = Prerelease.if_necessary_or_explicit,
+    python_version: PythonVersionOpt = None,
+    platform: PlatformOpt = None,
+    cache_dir: CacheOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Resolve the tools and write their locks (tools.lock/pylock.<tool>.toml)."""
+    from toolcache.commands.lock import lock as run_lock
+
+    raise typer.Exit(
+        run_lock(
+            manifest,
+            tool or [],
+            cache_root=cache_dir or paths.cache_root(),
+            mode=_mode(check, False, upgrade),
+            offline=offline,
+            prerelease=prerelease.value,
+            python_version=python_version,
+            platform_name=platform,
+            output=Output(quiet=quiet),
+        )
+    )
+
+
+def main(argv: list[str]) -> int:
+    """Run the CLI; known errors become one line and exit 1, Ctrl-C 130, bugs 3."""
+    from toolcache.errors import ToolcacheError
+
+    output = Output()
+    try:
+        code = app(args=argv, prog_name="toolcache", standalone_mode=False)
+    except ToolcacheError as exc:
+        output.error(str(exc))
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        output.error("aborted")
+        return 130
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        return 130
+    except Exception as exc:  # a click usage error or a bug
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        return _bug(exc, output)
+    return code if isinstance(code, int) else 0
+
+
+def _bug(exc: BaseException, output: Output) -> int:
+    import datetime
+    import traceback
+
+    log_dir = paths.cache_root() / "logs"
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        log = log_dir / f"crash-{stamp}.log"
+        log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        where = f"; details in {log}"
+    except OSError:
+        where = ""
+    output.error(f"unexpected {type(exc).__name__}: {exc}{where}")
+    return 3
