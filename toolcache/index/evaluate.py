@@ -1,0 +1,171 @@
+"""Which files of a project suit a target, and the one best file of each release.
+
+One ``check_*`` per rule; each returns what it learned or raises ``Rejected`` with a reason a
+person can read. Yanked files are kept (``DistFile.yanked`` is set); the resolver decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Literal
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from toolcache.index.models import DistFile
+from toolcache.index.simple import RawFile
+from toolcache.target import Target
+
+SDIST_SUFFIXES = (".tar.gz", ".zip")
+
+
+class Rejected(Exception):
+    """A file does not suit the target; ``reason`` says why."""
+
+    def __init__(self, filename: str, reason: str) -> None:
+        self.filename = filename
+        self.reason = reason
+        super().__init__(f"{filename}: {reason}")
+
+
+@dataclass(frozen=True)
+class ParsedFilename:
+    kind: Literal["wheel", "sdist"]
+    version: Version
+    tags: frozenset[Tag]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class Evaluator:
+    """Judges the files of one project for one target."""
+
+    def __init__(
+        self, project: NormalizedName, target: Target, exclude_newer: datetime | None = None
+    ) -> None:
+        self.project = project
+        self.target = target
+        self.exclude_newer = _utc(exclude_newer) if exclude_newer is not None else None
+
+    def check_filename(self, raw: RawFile) -> ParsedFilename:
+        """A wheel or sdist filename of this project with a valid version."""
+        name = raw.filename
+        lower = name.lower()
+        try:
+            if lower.endswith(".whl"):
+                project, version, _, tags = parse_wheel_filename(name)
+                kind: Literal["wheel", "sdist"] = "wheel"
+            elif lower.endswith(SDIST_SUFFIXES):
+                project, version = parse_sdist_filename(name)
+                kind, tags = "sdist", frozenset()
+            else:
+                raise Rejected(name, "not a wheel or an sdist")
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as exc:
+            raise Rejected(name, f"unparseable filename ({exc})") from None
+        if canonicalize_name(project) != self.project:
+            raise Rejected(name, f"belongs to {project}, not {self.project}")
+        return ParsedFilename(kind, version, tags)
+
+    def check_tags(self, raw: RawFile, parsed: ParsedFilename) -> int | None:
+        """The wheel's tag rank for the target (None for an sdist)."""
+        if parsed.kind != "wheel":
+            return None
+        rank = self.target.tag_rank(parsed.tags)
+        if rank is None:
+            raise Rejected(raw.filename, "no wheel tag supported by the target")
+        return rank
+
+    def check_requires_python(self, raw: RawFile) -> SpecifierSet | None:
+        """The file's ``requires-python``, which must admit the target's Python.
+
+        An invalid specifier (they exist on real indexes) is ignored rather than trusted.
+        """
+        if not raw.requires_python:
+            return None
+        try:
+            spec = SpecifierSet(raw.requires_python)
+        except InvalidSpecifier:
+            return None
+        if not spec.contains(self.target.python_full_version, prereleases=True):
+            raise Rejected(
+                raw.filename,
+                f"requires Python {spec}, target is {self.target.python_full_version}",
+            )
+        return spec
+
+    def check_upload_time(self, raw: RawFile) -> None:
+        """With ``exclude_newer``, the file must have been uploaded no later than it."""
+        if self.exclude_newer is None:
+            return
+        if raw.upload_time is None:
+            raise Rejected(raw.filename, "no upload time, and exclude-newer is set")
+        if _utc(raw.upload_time) > self.exclude_newer:
+            raise Rejected(
+                raw.filename, f"uploaded {raw.upload_time.isoformat()}, after exclude-newer"
+            )
+
+    def evaluate(self, raw: RawFile) -> DistFile:
+        """``raw`` as a ``DistFile``, or ``Rejected``."""
+        parsed = self.check_filename(raw)
+        rank = self.check_tags(raw, parsed)
+        requires_python = self.check_requires_python(raw)
+        self.check_upload_time(raw)
+        return DistFile(
+            project=self.project,
+            version=parsed.version,
+            filename=raw.filename,
+            url=raw.url,
+            index=raw.index,
+            kind=parsed.kind,
+            sha256=raw.hashes.get("sha256"),
+            size=raw.size,
+            upload_time=raw.upload_time,
+            requires_python=requires_python,
+            yanked=raw.yanked,
+            tag_rank=rank,
+            metadata_sha256=raw.metadata_hashes.get("sha256") if raw.has_metadata_file else None,
+            has_metadata_file=raw.has_metadata_file,
+        )
+
+    def evaluate_all(self, raws: Iterable[RawFile]) -> tuple[list[DistFile], list[Rejected]]:
+        accepted: list[DistFile] = []
+        rejected: list[Rejected] = []
+        for raw in raws:
+            try:
+                accepted.append(self.evaluate(raw))
+            except Rejected as exc:
+                rejected.append(exc)
+        return accepted, rejected
+
+
+def _preference(file: DistFile) -> tuple[int, int, str]:
+    if file.kind == "wheel":
+        return 0, file.tag_rank if file.tag_rank is not None else 0, file.filename
+    return 1, 0 if file.filename.lower().endswith(".tar.gz") else 1, file.filename
+
+
+def best_per_version(files: Iterable[DistFile]) -> list[DistFile]:
+    """The best file of each version, newest version first.
+
+    Best is the wheel with the lowest tag rank (ties broken by filename), else the sdist
+    (``.tar.gz`` before ``.zip``).
+    """
+    best: dict[Version, DistFile] = {}
+    for file in files:
+        current = best.get(file.version)
+        if current is None or _preference(file) < _preference(current):
+            best[file.version] = file
+    return [best[v] for v in sorted(best, reverse=True)]
