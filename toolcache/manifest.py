@@ -113,7 +113,7 @@ def parse(text: str, path: Path) -> Manifest:
         raise ManifestError([Problem(str(path), 0, f"invalid YAML: {exc}")]) from None
     manifest = parser.manifest(root, path)
     if parser.problems:
-        raise ManifestError(parser.problems)
+        raise ManifestError(sorted(parser.problems, key=lambda p: p.line))
     assert manifest is not None
     return manifest
 
@@ -170,7 +170,7 @@ class _Parser:
         return value
 
     def strings(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node]]:
-        if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
             value = self.string(node, what)
             return [(value, node)] if value is not None else []
         if not isinstance(node, yaml.SequenceNode):
