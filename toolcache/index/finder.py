@@ -76,7 +76,7 @@ class IndexFinder:
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
         self._pages: dict[NormalizedName, Future[FindResult]] = {}
-        self._metas: dict[str, Future[DistMetadata]] = {}
+        self._metas: dict[DistFile, Future[DistMetadata]] = {}
         self._find_links_files: tuple[RawFile, ...] | None = None
         self._find_links_lock = threading.Lock()
 
@@ -133,7 +133,7 @@ class IndexFinder:
 
     def metadata(self, file: DistFile) -> DistMetadata:
         future = self._submit(
-            self._metas, file.url, lambda: self._metadata.fetch(file), background=False
+            self._metas, file, lambda: self._metadata.fetch(file), background=False
         )
         return future.result()
 
@@ -157,7 +157,7 @@ class IndexFinder:
         with contextlib.suppress(RuntimeError):
             self._submit(
                 self._metas,
-                chosen.url,
+                chosen,
                 functools.partial(self._metadata.fetch, chosen),
                 background=True,
             )
