@@ -437,7 +437,7 @@ def test_conflict_over_every_version_of_a_parent() -> None:
 def test_conflict_between_top_level_requirements() -> None:
     message = failure(BLACK, "click<8", "click>=8.1")
     assert message.splitlines()[0] == (
-        "the requirement click<8, which conflicts with the requirement click>=8.1"
+        "the requirement click<8 conflicts with the requirement click>=8.1"
     )
 
 
@@ -470,6 +470,15 @@ def test_long_version_lists_are_shortened() -> None:
     message = failure(packages, "foo>=99")
     assert "(available: 5 older, 1.5, 1.6," in message
     assert message.splitlines()[0].endswith("1.14)")
+
+
+def test_each_unmet_requirement_is_named() -> None:
+    packages: Spec = {"a": {str(i): [f"b<{i}"] for i in range(1, 6)}, "b": {"9": []}}
+    message = failure(packages, "a", "b")
+    assert message.splitlines()[0] == (
+        "no version of b satisfies b<1 (required by a==1), b<2 (required by a==2), "
+        "b<3 (required by a==3) or 2 more (available: 9)"
+    )
 
 
 def test_no_such_package_message() -> None:

@@ -34,6 +34,7 @@ class _Entry:
     text: str
     parent_name: str | None  # identifier of the parents; None for a top-level requirement
     versions: tuple[Version, ...]
+    requirements: tuple[ResolverRequirement, ...]
 
     def who(self) -> str:
         """Who asked: ``black==24.8.0``, ``a==1.0 and a==1.1``; "" for the user."""
@@ -52,23 +53,25 @@ class _Entry:
         return f"{self.who()} {verb} on {self.text}"
 
 
-def _join(items: list[str]) -> str:
+def _join(items: list[str], word: str = "and") -> str:
     if len(items) <= 1:
         return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
+    return f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
 def _entries(infos: Iterable[Information]) -> list[_Entry]:
-    by_key: dict[tuple[str, str | None], set[Version]] = {}
+    versions: dict[tuple[str, str | None], set[Version]] = {}
+    requirements: dict[tuple[str, str | None], list[ResolverRequirement]] = {}
     for info in infos:
         parent: Candidate | None = info.parent
         key = (str(info.requirement), parent.identifier if parent else None)
-        versions = by_key.setdefault(key, set())
+        versions.setdefault(key, set())
+        requirements.setdefault(key, []).append(info.requirement)
         if parent is not None:
-            versions.add(parent.version)
+            versions[key].add(parent.version)
     entries = [
-        _Entry(text, parent_name, tuple(sorted(versions)))
-        for (text, parent_name), versions in by_key.items()
+        _Entry(key[0], key[1], tuple(sorted(versions[key])), tuple(requirements[key]))
+        for key in versions
     ]
     # Who depends on it first, then the user's own requirements.
     entries.sort(key=lambda e: (e.parent_name is None, e.parent_name or "", e.versions, e.text))
@@ -82,23 +85,45 @@ def _format_versions(versions: list[Version]) -> str:
 
 
 def _no_version_line(
-    name: NormalizedName, entry: _Entry, requirements: list[ResolverRequirement], provider: Provider
+    name: NormalizedName, entries: list[_Entry], prereleases: bool | None, provider: Provider
 ) -> str:
-    files = provider.files(name)
-    line = f"no version of {name} satisfies {entry.text}"
-    if entry.parent_name is not None:
-        line += f", required by {entry.who()}"
-    prereleases = provider.allows_prereleases(name, requirements)
-    notes: list[str] = []
-    for file in sorted(files, key=lambda f: f.version):
-        reason = provider.rejection(file, requirements, prereleases)
-        if reason is None:
-            reason = provider.python_mismatch(file)
-        if reason is not None and reason != "does not match":
-            notes.append(f"{file.version} {reason}")
-    available = _format_versions(sorted(f.version for f in files))
-    detail = "; ".join([f"available: {available}", *notes])
-    return f"{line} ({detail})"
+    """``no version of foo satisfies foo>=99 (available: 1.0, 1.1; 1.2 is yanked)``."""
+    files = sorted(provider.files(name), key=lambda f: f.version)
+    if len(entries) == 1:
+        (entry,) = entries
+        wanted = entry.text + (f", required by {entry.who()}" if entry.parent_name else "")
+    else:
+        wanted = _join(
+            [f"{e.text} (required by {e.who() or 'you'})" for e in entries[:_MAX_LISTED_PARENTS]]
+            + (
+                [f"{len(entries) - _MAX_LISTED_PARENTS} more"]
+                if len(entries) > _MAX_LISTED_PARENTS
+                else []
+            ),
+            "or",
+        )
+    notes: dict[Version, str] = {}
+    for entry in entries:
+        for file in files:
+            reason = provider.rejection(file, entry.requirements, prereleases)
+            if reason is None:
+                reason = provider.python_mismatch(file)
+            if reason is not None and reason != "does not match":
+                notes.setdefault(file.version, f"{file.version} {reason}")
+    available = _format_versions([f.version for f in files])
+    detail = "; ".join([f"available: {available}", *(notes[v] for v in sorted(notes))])
+    return f"no version of {name} satisfies {wanted} ({detail})"
+
+
+def _has_viable(
+    provider: Provider,
+    name: NormalizedName,
+    requirements: Iterable[ResolverRequirement],
+    prereleases: bool | None,
+) -> bool:
+    return (
+        next(iter(provider.viable_files(name, list(requirements), prereleases)), None) is not None
+    )
 
 
 def explain_impossible(causes: Iterable[Information], provider: Provider) -> tuple[str, str]:
@@ -111,28 +136,28 @@ def explain_impossible(causes: Iterable[Information], provider: Provider) -> tup
     kinds: set[str] = set()
     for name in sorted(groups):
         infos = groups[name]
-        requirements = [info.requirement for info in infos]
-        entries = _entries(infos)
         if not provider.files(name):
             lines.append(f"no package named {name} on the index")
             kinds.add("missing")
             continue
-        prereleases = provider.allows_prereleases(name, requirements)
-        viable = next(iter(provider.viable_files(name, requirements, prereleases)), None)
-        if len(entries) == 1 and viable is None:
-            lines.append(_no_version_line(name, entries[0], requirements, provider))
+        entries = _entries(infos)
+        prereleases = provider.allows_prereleases(name, [i.requirement for i in infos])
+        unmet = [e for e in entries if not _has_viable(provider, name, e.requirements, prereleases)]
+        if unmet:
+            lines.append(_no_version_line(name, unmet, prereleases, provider))
             kinds.add("no-version")
-        elif viable is None:
+            continue
+        kinds.add("conflict")
+        all_requirements = [r for e in entries for r in e.requirements]
+        if len(entries) > 1 and not _has_viable(provider, name, all_requirements, prereleases):
             first, *rest = entries
-            others = _join([e.describe() for e in rest])
-            lines.append(f"{first.describe()}, which conflicts with {others}")
-            kinds.add("conflict")
+            joint = ", which conflicts with" if first.parent_name else " conflicts with"
+            lines.append(f"{first.describe()}{joint} {_join([e.describe() for e in rest])}")
         else:
             asked = _join([e.describe() for e in entries])
             lines.append(
                 f"{asked}; every version of {name} that fits conflicts with other requirements"
             )
-            kinds.add("conflict")
 
     if "missing" in kinds:
         hint = "hint: check the spelling of the package name and the index URL"
