@@ -223,6 +223,10 @@ def test_wheel_fallback_without_metadata_file(
     assert file.sha256 is not None
     stored = paths.wheel_cache_dir(cache_root) / file.sha256[:2] / file.sha256 / file.filename
     assert stored.is_file()
+    downloads = [r for r in local_index.requests if r.path.startswith("/files/")]
+    with finder_for(local_index.url, cache_root) as finder:
+        finder.metadata(file)  # the stored wheel is reused
+    assert [r for r in local_index.requests if r.path.startswith("/files/")] == downloads
 
     bad = dataclasses.replace(file, sha256="f" * 64, url=file.url)
     with finder_for(local_index.url, cache_root) as finder, pytest.raises(HashMismatch) as info:
@@ -501,3 +505,49 @@ def test_prefetch_overlaps_and_find_reuses_it(
         assert len(page_requests(local_index, n)) == 1
         meta_path = f"/files/{n}-1.0-py3-none-any.whl.metadata"
         assert [r.path for r in local_index.requests].count(meta_path) == 1
+
+
+def _sdist_needing(dest: Path, project: str, build_requirement: str, module: str) -> Path:
+    """An sdist whose in-tree backend imports ``module``, installed from ``build_requirement``."""
+    top = f"{project}-1.0"
+    files = {
+        f"{top}/pyproject.toml": (
+            "[build-system]\n"
+            f'requires = ["{build_requirement}"]\n'
+            'build-backend = "backend"\nbackend-path = ["."]\n'
+        ).encode(),
+        f"{top}/backend.py": (
+            f"import {module}\n"
+            "import os\n"
+            "def prepare_metadata_for_build_wheel(d, config_settings=None):\n"
+            f"    info = os.path.join(d, '{project}-1.0.dist-info')\n"
+            "    os.makedirs(info)\n"
+            "    with open(os.path.join(info, 'METADATA'), 'w') as f:\n"
+            f"        f.write('Metadata-Version: 2.1\\nName: {project}\\nVersion: 1.0\\n'\n"
+            f"                'Requires-Dist: ' + {module}.DEP + '\\n')\n"
+            f"    return '{project}-1.0.dist-info'\n"
+        ).encode(),
+    }
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / f"{top}.tar.gz"
+    with tarfile.open(target, "w:gz") as tf:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return target
+
+
+@pytest.mark.slow
+def test_build_requirements_come_from_our_index_with_credentials(
+    auth_index: LocalIndex, dists: Dists, tmp_path: Path, cache_root: Path
+) -> None:
+    auth_index.add(
+        dists.wheel("helper-dep", "1.0", files={"helper_dep/__init__.py": "DEP = 'zz-dep>=3'\n"})
+    )
+    auth_index.add(_sdist_needing(tmp_path / "needs", "needs-helper", "helper-dep", "helper_dep"))
+    with finder_for(auth_index.url_with_credentials, cache_root) as finder:
+        (file,) = finder.find(name("needs-helper"))
+        meta = finder.metadata(file)
+    assert [str(r) for r in meta.requires_dist] == ["zz-dep>=3"]
+    assert any(r.path.startswith("/simple/helper-dep/") for r in auth_index.requests)

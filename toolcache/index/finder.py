@@ -138,6 +138,8 @@ class IndexFinder:
         return future.result()
 
     def prefetch(self, names: Iterable[NormalizedName]) -> None:
+        if self._closed:
+            return
         for name in names:
             with contextlib.suppress(RuntimeError):  # the pool was shut down
                 future = self._submit(

@@ -221,6 +221,7 @@ class SdistBuilder:
             if self.offline:
                 env["UV_OFFLINE"] = "1"
             if not (os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")):
+                env.setdefault("UV_SYSTEM_CERTS", "1")  # uv >= 0.9; older uv reads the next
                 env.setdefault("UV_NATIVE_TLS", "1")
         else:
             env["PIP_INDEX_URL"] = s.index_url
