@@ -1,0 +1,467 @@
+"""Build an environment from a lock, crash-safe: lock, look again, build beside, move into place.
+
+1. Take the environment's lock (``envs/<interp16>/<res16>.lock``) and look again: another
+   process may have built it meanwhile.
+2. Build in ``envs/<interp16>/.tmp-<res16>-<random>``. Leftovers of killed builds are removed
+   when their lock is free (ours: always, since we hold it; others: after an hour).
+3. Create the virtual environment with the interpreter's own ``venv`` module, without pip and
+   without activate scripts, while the lock's files download concurrently (each verified
+   against its sha256 by ``IndexClient.download``).
+4. Turn sdists into wheels once per interpreter (PEP 517 through ``build``, in an isolated
+   environment of the target interpreter), cached under ``files-v1/built``.
+5. Install every wheel with ``installer`` (see ``toolcache.envs.install``).
+6. Write the receipt last, then rename the directory into place.
+
+Nothing here resolves: the lock is the whole truth. Any failure, Ctrl-C included, removes the
+temporary directory, so the cache is as it was apart from verified downloads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+from toolcache import file_lock, keys, paths
+from toolcache.envs import health, install
+from toolcache.envs import receipt as receipt_mod
+from toolcache.envs.store import Environment, env_path, lookup
+from toolcache.errors import ToolcacheError
+
+if TYPE_CHECKING:
+    from toolcache.index.client import IndexClient
+    from toolcache.index.models import IndexSettings
+    from toolcache.interpreter import Interpreter
+    from toolcache.lock import LockedPackage, ToolLock
+
+Progress = Callable[[str], None]
+
+#: A temporary directory whose lock is free is removed once it is this old (seconds).
+STALE_AFTER = 3600.0
+MAX_DOWNLOADS = 16
+VENV_TIMEOUT = 120.0
+TMP_PREFIX = ".tmp-"
+
+# Runs inside the target interpreter (3.8+, CPython or PyPy): creates the environment without
+# pip or activate scripts and prints its install paths. Computing the paths here, for the new
+# prefix, saves starting the new environment's python (checked equal on CPython 3.8-3.13 and
+# PyPy 3.9).
+_CREATE_VENV = """\
+import json, os, sys, sysconfig, venv
+
+class Builder(venv.EnvBuilder):
+    def setup_scripts(self, context):
+        pass
+
+target = os.path.abspath(sys.argv[1])
+Builder(symlinks=os.name != "nt", with_pip=False).create(target)
+names = sysconfig.get_scheme_names()
+scheme = "venv" if "venv" in names else ("nt" if os.name == "nt" else "posix_prefix")
+v = {"base": target, "platbase": target, "installed_base": target, "installed_platbase": target}
+found = sysconfig.get_paths(scheme, vars=v)
+found["python_tag"] = "python" + sysconfig.get_config_var("py_version_short")
+print(json.dumps(found))
+"""
+
+
+class BuildError(ToolcacheError):
+    """An environment could not be built; ``step`` says where, ``detail`` what was seen."""
+
+    def __init__(self, tool: str, step: str, detail: str) -> None:
+        self.tool = tool
+        self.step = step
+        self.detail = detail
+        super().__init__(f"cannot build the environment of {tool!r}: {step}: {detail}")
+
+
+class MissingOffline(ToolcacheError):
+    """``--offline`` and some of the lock's files are not in the cache."""
+
+    def __init__(self, tool: str, missing: Sequence[str]) -> None:
+        self.tool = tool
+        self.missing = tuple(missing)
+        super().__init__(
+            f"--offline was given but the cache lacks files for {tool!r}: " + ", ".join(missing)
+        )
+
+
+def build(
+    lock: ToolLock,
+    interpreter: Interpreter,
+    cache_root: Path,
+    *,
+    index_urls: Sequence[str] = (),
+    offline: bool = False,
+    progress: Progress | None = None,
+) -> Environment:
+    """Build (unless another process just did) the environment of ``lock`` and return it."""
+    say = progress or _quiet
+    if str(interpreter.hash) != str(lock.interpreter):
+        raise BuildError(
+            lock.tool,
+            "interpreter",
+            f"{lock.path} was locked for interpreter {lock.interpreter[:16]}, "
+            f"but {interpreter.describe()} is {interpreter.hash[:16]}; lock it again",
+        )
+    target = env_path(cache_root, lock.interpreter, lock.resolution)
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    lock_file = parent / f"{target.name}.lock"
+
+    def waiting() -> None:
+        say(f"waiting for another process building the environment of {lock.tool}")
+
+    with file_lock.exclusive(lock_file, on_wait=waiting):
+        found = lookup(cache_root, lock.interpreter, lock.resolution)
+        if found is not None:
+            return found
+        clean_temporaries(parent, holding=target.name)
+        if target.exists() or target.is_symlink():
+            say(f"replacing a broken environment: {health.check(target)}")
+            _discard(target, parent)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}-", dir=parent))
+        try:
+            built = _build_into(
+                tmp,
+                lock,
+                interpreter=interpreter,
+                cache_root=cache_root,
+                index_urls=index_urls,
+                offline=offline,
+                say=say,
+            )
+            try:
+                tmp.rename(target)
+            except OSError:
+                found = lookup(cache_root, lock.interpreter, lock.resolution)
+                if found is None:
+                    raise
+                return found  # someone published without our lock: theirs is as good
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    say(f"environment of {lock.tool} ready")
+    return Environment.at(target, built)
+
+
+def _quiet(message: str) -> None:
+    del message
+
+
+def _discard(path: Path, parent: Path) -> None:
+    """Move ``path`` out of the way (atomically), then delete it."""
+    aside = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{path.name}-old-", dir=parent))
+    path.replace(aside / path.name)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def clean_temporaries(parent: Path, *, holding: str | None = None) -> list[Path]:
+    """Remove leftovers of killed builds in ``parent``; return what was removed.
+
+    A ``.tmp-<res16>-*`` folder is removed when we hold ``<res16>.lock`` (``holding``), or
+    when it is older than ``STALE_AFTER`` and nobody holds its lock.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(TMP_PREFIX) or not entry.is_dir(follow_symlinks=False):
+            continue
+        res16 = entry.name[len(TMP_PREFIX) :].split("-", 1)[0]
+        path = Path(entry.path)
+        if res16 != holding:
+            try:
+                age = now - entry.stat(follow_symlinks=False).st_mtime
+            except OSError:
+                continue
+            if age < STALE_AFTER or file_lock.is_locked(parent / f"{res16}.lock"):
+                continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _build_into(
+    tmp: Path,
+    lock: ToolLock,
+    *,
+    interpreter: Interpreter,
+    cache_root: Path,
+    index_urls: Sequence[str],
+    offline: bool,
+    say: Progress,
+) -> receipt_mod.Receipt:
+    from toolcache.index.client import IndexClient
+
+    if offline:
+        missing = missing_offline(lock, interpreter, cache_root)
+        if missing:
+            raise MissingOffline(lock.tool, missing)
+    with IndexClient(cache_root, offline=offline) as client:
+        for url in index_urls:
+            client.register(url)
+        count = len(lock.packages)
+        say(
+            f"creating the environment of {lock.tool} ({count} packages) with "
+            f"{interpreter.describe()}"
+        )
+        with ThreadPoolExecutor(max_workers=max(1, min(MAX_DOWNLOADS, count + 1))) as pool:
+            venv_future = pool.submit(create_venv, interpreter, tmp, lock.tool)
+            downloads = {
+                package: pool.submit(_fetch, client, lock, package) for package in lock.packages
+            }
+            with _cancel_on_error(pool):
+                files = {package: future.result() for package, future in downloads.items()}
+                layout = venv_future.result()
+    settings = _build_settings(lock, index_urls)
+    wheels: list[Path] = []
+    for package in lock.packages:
+        file = files[package]
+        if package.kind == "sdist":
+            say(f"building a wheel of {package.name} {package.version} from its sdist")
+            file = wheel_from_sdist(
+                file,
+                package.sha256,
+                interpreter=interpreter,
+                cache_root=cache_root,
+                settings=settings,
+                offline=offline,
+                tool=lock.tool,
+            )
+        wheels.append(file)
+    say(f"installing {len(wheels)} packages")
+    python = health.python_of(tmp)
+    for wheel in wheels:
+        install.install_wheel(wheel, layout, python)
+    made = receipt_mod.Receipt(
+        interpreter_hash=lock.interpreter,
+        resolution_hash=lock.resolution,
+        base=receipt_mod.BaseInterpreter.of(interpreter.executable),
+        packages=tuple(
+            receipt_mod.InstalledPackage(p.name, p.version, p.sha256) for p in lock.packages
+        ),
+        created=receipt_mod.now(),
+    )
+    receipt_mod.write(tmp, made)
+    return made
+
+
+@contextlib.contextmanager
+def _cancel_on_error(pool: ThreadPoolExecutor) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+
+
+def _local_file(lock: ToolLock, package: LockedPackage) -> Path:
+    assert package.path is not None
+    return (lock.path.parent / package.path).resolve()
+
+
+def _fetch(client: IndexClient, lock: ToolLock, package: LockedPackage) -> Path:
+    """The package's file, verified against the lock's sha256 (downloaded when needed)."""
+    if package.url is not None:
+        return client.download(package.url, package.sha256, filename=package.filename)
+    if package.path is not None:
+        return client.download(_local_file(lock, package).as_uri(), package.sha256)
+    raise BuildError(lock.tool, "lock", f"{package.name} {package.version} has no url or path")
+
+
+def _cached_file(cache_root: Path, package: LockedPackage) -> Path:
+    sha = package.sha256
+    return paths.wheel_cache_dir(cache_root) / sha[:2] / sha / package.filename
+
+
+def missing_offline(lock: ToolLock, interpreter: Interpreter, cache_root: Path) -> list[str]:
+    """The lock's files an offline build would need but cannot find."""
+    missing: list[str] = []
+    for package in lock.packages:
+        if package.path is not None and package.url is None:
+            if not _local_file(lock, package).is_file():
+                missing.append(f"{package.filename} (at {_local_file(lock, package)})")
+            continue
+        if package.kind == "sdist" and _built_wheel(cache_root, package.sha256, interpreter):
+            continue
+        if not _cached_file(cache_root, package).is_file():
+            missing.append(package.filename)
+    return missing
+
+
+# --- the virtual environment -------------------------------------------------------------------
+
+
+def create_venv(interpreter: Interpreter, dest: Path, tool: str) -> install.Layout:
+    """A fresh environment of ``interpreter`` at ``dest`` (which may exist, empty), and its
+    install layout."""
+    try:
+        proc = subprocess.run(
+            [str(interpreter.executable), "-I", "-c", _CREATE_VENV, str(dest)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=VENV_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BuildError(tool, "creating the virtual environment", str(exc)) from None
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise BuildError(
+            tool, "creating the virtual environment", "\n".join(lines[-10:]) or "no output"
+        )
+    try:
+        found: Mapping[str, str] = json.loads(proc.stdout)
+        layout = install.Layout.from_paths(found, found["python_tag"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BuildError(tool, "creating the virtual environment", f"bad answer: {exc}") from None
+    if not health.python_of(dest).exists():
+        raise BuildError(tool, "creating the virtual environment", "no python was created")
+    return layout
+
+
+# --- sdists ------------------------------------------------------------------------------------
+
+
+def built_dir(cache_root: Path, sdist_sha256: str, interpreter_hash: str) -> Path:
+    """Where the wheel built from an sdist for an interpreter is kept."""
+    sha = sdist_sha256
+    return (
+        paths.wheel_cache_dir(cache_root)
+        / "built"
+        / sha[:2]
+        / sha
+        / interpreter_hash[: keys.PATH_DIGEST]
+    )
+
+
+def _built_wheel(cache_root: Path, sdist_sha256: str, interpreter: Interpreter) -> Path | None:
+    folder = built_dir(cache_root, sdist_sha256, interpreter.hash)
+    with contextlib.suppress(OSError):
+        for child in folder.iterdir():
+            if child.suffix == ".whl":
+                return child
+    return None
+
+
+def _build_settings(lock: ToolLock, index_urls: Sequence[str]) -> IndexSettings:
+    """Indexes for build requirements: those given (with credentials), else the lock's."""
+    from toolcache.index.models import DEFAULT_INDEX_URL, IndexSettings
+
+    inputs = lock.inputs
+    if index_urls:
+        index, extra = index_urls[0], tuple(index_urls[1:])
+    else:
+        index = str(inputs.get("index-url") or DEFAULT_INDEX_URL)
+        extra = tuple(str(u) for u in inputs.get("extra-index-urls") or ())
+    links = tuple(
+        link if "://" in str(link) else str((lock.path.parent / str(link)).resolve())
+        for link in inputs.get("find-links") or ()
+    )
+    return IndexSettings(index_url=index, extra_index_urls=extra, find_links=links)
+
+
+def wheel_from_sdist(
+    sdist: Path,
+    sha256: str,
+    *,
+    interpreter: Interpreter,
+    cache_root: Path,
+    settings: IndexSettings,
+    offline: bool,
+    tool: str,
+) -> Path:
+    """The wheel built from ``sdist`` for ``interpreter``: from the cache, else built once."""
+    cached = _built_wheel(cache_root, sha256, interpreter)
+    if cached is not None:
+        return cached
+    folder = built_dir(cache_root, sha256, interpreter.hash)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock.exclusive(folder.with_name(folder.name + ".lock")):
+        cached = _built_wheel(cache_root, sha256, interpreter)
+        if cached is not None:
+            return cached
+        staging = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{folder.name}-", dir=folder.parent))
+        try:
+            _pep517_wheel(
+                sdist,
+                interpreter=interpreter,
+                cache_root=cache_root,
+                settings=settings,
+                offline=offline,
+                out_dir=staging,
+                tool=tool,
+            )
+            shutil.rmtree(folder, ignore_errors=True)
+            staging.rename(folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    found = _built_wheel(cache_root, sha256, interpreter)
+    if found is None:
+        raise BuildError(tool, f"building {sdist.name}", "the backend produced no wheel")
+    return found
+
+
+def _pep517_wheel(
+    sdist: Path,
+    *,
+    interpreter: Interpreter,
+    cache_root: Path,
+    settings: IndexSettings,
+    offline: bool,
+    out_dir: Path,
+    tool: str,
+) -> None:
+    """Build a wheel of ``sdist`` into ``out_dir`` with the sdist's backend, run by
+    ``interpreter`` in a fresh environment holding only the build requirements."""
+    import build as pep517
+
+    from toolcache.index.sdist import SdistBuilder, _project_dir, _tail, extract
+
+    requirements = SdistBuilder(settings, cache_root, offline=offline)
+    output: list[bytes] = []
+
+    def runner(
+        cmd: Sequence[str],
+        cwd: str | None = None,
+        extra_environ: Mapping[str, str] | None = None,
+    ) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.update(extra_environ or {})
+        proc = subprocess.run(
+            cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
+        )
+        output.append(proc.stdout)
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout)
+
+    step = f"building a wheel of {sdist.name}"
+    with tempfile.TemporaryDirectory(prefix="toolcache-wheel-") as scratch:
+        source = Path(scratch) / "src"
+        extract(sdist, source)
+        project = _project_dir(source)
+        env_dir = Path(scratch) / "env"
+        create_venv(interpreter, env_dir, tool)
+        python = health.python_of(env_dir)
+        env = SimpleNamespace(python_executable=str(python), path=str(env_dir))
+        try:
+            builder = pep517.ProjectBuilder(project, python_executable=str(python), runner=runner)
+            requirements._install(env, builder.build_system_requires, sdist.name)
+            requirements._install(env, builder.get_requires_for_build("wheel"), sdist.name)
+            builder.build("wheel", out_dir)
+        except pep517.BuildBackendException:
+            raise BuildError(tool, step, _tail(b"".join(output), ())) from None
+        except pep517.BuildException as exc:
+            raise BuildError(tool, step, str(exc)) from None
