@@ -49,7 +49,7 @@ class InterpreterProbeFailed(ToolcacheError):
     """An interpreter exists but could not be probed (not Python, too old, broken)."""
 
 
-class IndexError_(ToolcacheError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexError_(ToolcacheError):
     """The package index could not be reached or answered something unusable."""
 
 

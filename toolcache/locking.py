@@ -85,7 +85,7 @@ class Planner:
 
             interp = find_interpreter(request, self.cache_root)
             choice = TargetChoice(
-                description=interp.description,
+                description=interp.describe(),
                 interpreter_hash=keys.InterpreterHash(interp.hash),
                 target=interp.target(),
                 executable=interp.executable,
