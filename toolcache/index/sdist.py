@@ -19,6 +19,7 @@ import sys
 import tarfile
 import tempfile
 import threading
+import warnings
 import zipfile
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -180,6 +181,11 @@ class SdistBuilder:
             if proc.returncode:
                 raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout)
 
+        # pyproject-hooks re-raises the backend's own warnings (deprecated setup.py options and
+        # the like) in this process; they are the package author's business, not the user's.
+        import pyproject_hooks
+
+        warnings.filterwarnings("ignore", category=pyproject_hooks.BuildBackendWarning)
         name = sdist.name
         with tempfile.TemporaryDirectory(prefix="toolcache-sdist-") as tmp:
             src = Path(tmp) / "src"
