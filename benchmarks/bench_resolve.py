@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.corpus import DEFAULT_CASES, load_cases, manifest_text
 
@@ -44,9 +45,9 @@ def timed(
     return elapsed
 
 
-def uv_compile(case: dict[str, object], cutoff: str, workdir: Path, cache: Path) -> float:
+def uv_compile(case: dict[str, Any], cutoff: str, workdir: Path, cache: Path) -> float:
     req = workdir / "req.in"
-    req.write_text("\n".join(case["requirements"]) + "\n")  # type: ignore[arg-type]
+    req.write_text("\n".join(case["requirements"]) + "\n")
     return timed(
         ["uv", "pip", "compile", str(req), "--quiet", "--no-header",
          "--python-version", str(case["python"]), "--python-platform", str(case["platform"]),
@@ -54,9 +55,9 @@ def uv_compile(case: dict[str, object], cutoff: str, workdir: Path, cache: Path)
     )  # fmt: skip
 
 
-def toolcache_lock(case: dict[str, object], cutoff: str, workdir: Path, cache: Path) -> float:
+def toolcache_lock(case: dict[str, Any], cutoff: str, workdir: Path, cache: Path) -> float:
     manifest = workdir / "tools.yaml"
-    manifest.write_text(manifest_text(case, cutoff))  # type: ignore[arg-type]
+    manifest.write_text(manifest_text(case, cutoff))
     shutil.rmtree(workdir / "tools.lock", ignore_errors=True)
     return timed(
         [sys.executable, "-m", "toolcache", "lock", "-m", str(manifest), "--quiet",
@@ -100,7 +101,7 @@ def main() -> int:
     cutoff, cases = load_cases(args.cases)
     if args.only:
         cases = [c for c in cases if c["id"] in args.only]
-    rows = []
+    rows: list[tuple[str, float, float, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for case in cases:
@@ -113,13 +114,14 @@ def main() -> int:
             tc_warm = toolcache_lock(case, cutoff, work, tc_cache)
             rows.append((str(case["id"]), uv_cold, tc_cold, uv_warm, tc_warm))
         plan_time, python_time = bench_plan(args.tools, tmp)
-    print(f"{'case':34} {'uv cold':>8} {'tc cold':>8} {'ratio':>6} {'uv warm':>8} {'tc warm':>8} {'ratio':>6}")
+    head = ("uv cold", "tc cold", "ratio", "uv warm", "tc warm", "ratio")
+    print(f"{'case':34} " + " ".join(f"{h:>8}" for h in head))
     for case_id, uc, tc, uw, tw in rows:
-        print(f"{case_id:34} {uc:8.2f} {tc:8.2f} {tc / uc:6.2f} {uw:8.3f} {tw:8.3f} {tw / uw:6.2f}")
-    total = [sum(r[i] for r in rows) for i in range(1, 5)]
+        print(f"{case_id:34} {uc:8.2f} {tc:8.2f} {tc / uc:8.2f} {uw:8.3f} {tw:8.3f} {tw / uw:8.2f}")
+    total = [sum(r[1:][i] for r in rows) for i in range(4)]
     print(
-        f"{'total':34} {total[0]:8.2f} {total[1]:8.2f} {total[1] / total[0]:6.2f} "
-        f"{total[2]:8.3f} {total[3]:8.3f} {total[3] / total[2]:6.2f}"
+        f"{'total':34} {total[0]:8.2f} {total[1]:8.2f} {total[1] / total[0]:8.2f} "
+        f"{total[2]:8.3f} {total[3]:8.3f} {total[3] / total[2]:8.2f}"
     )
     print(f"cold ratio (toolcache / uv), total: {total[1] / total[0]:.2f}x (target <= 2.0x)")
     print(

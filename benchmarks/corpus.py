@@ -43,9 +43,9 @@ def manifest_text(case: dict[str, Any], cutoff: str) -> str:
     return yaml.safe_dump({"exclude-newer": cutoff, "tools": {"case": tool}}, sort_keys=False)
 
 
-def resolve_case(case: dict[str, Any], cutoff: str, workdir: Path, cache_root: Path) -> tuple[
-    list[str] | None, str | None, float
-]:
+def resolve_case(
+    case: dict[str, Any], cutoff: str, workdir: Path, cache_root: Path
+) -> tuple[list[str] | None, str | None, float]:
     """(pins, error, seconds) for one case."""
     case_dir = workdir / case["id"]
     case_dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,9 @@ def main() -> int:
         times = run(args.cases, out, cache_root)
         print(json.dumps({k: round(v, 2) for k, v in times.items()}, indent=1), file=sys.stderr)
         check = args.cases.parent / "check.py"
-        return subprocess.run([sys.executable, str(check), str(out), "--cases", str(args.cases)], check=False).returncode
+        return subprocess.run(
+            [sys.executable, str(check), str(out), "--cases", str(args.cases)], check=False
+        ).returncode
 
 
 if __name__ == "__main__":

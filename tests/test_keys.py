@@ -10,7 +10,9 @@ from toolcache import keys
 
 def test_resolution_hash_ignores_order_and_duplicates() -> None:
     a = keys.resolution_hash([("black", "24.1", "aa"), ("click", "8.1", "bb")])
-    b = keys.resolution_hash([("click", "8.1", "bb"), ("black", "24.1", "aa"), ("click", "8.1", "bb")])
+    b = keys.resolution_hash(
+        [("click", "8.1", "bb"), ("black", "24.1", "aa"), ("click", "8.1", "bb")]
+    )
     assert a == b
     assert len(a) == 64
 

@@ -103,9 +103,15 @@ exclude-newer: yesterday
         ("", "tools.yaml: manifest is empty: expected a 'tools:' mapping"),
         ("tools: [a, b]\n", "tools.yaml:1: tools must be a mapping"),
         ("tools: {}\n", "tools.yaml:1: 'tools' is empty: name at least one tool"),
-        ("python: '3.12'\n", "tools.yaml:1: missing 'tools:' mapping of tool names to requirements"),
+        (
+            "python: '3.12'\n",
+            "tools.yaml:1: missing 'tools:' mapping of tool names to requirements",
+        ),
         ("tools:\n  a: ruff\n  a: black\n", "tools.yaml:3: duplicate key 'a' in tools"),
-        ("tools:\n  a: [x\n", "tools.yaml:3: invalid YAML: expected ',' or ']', but got '<stream end>'"),
+        (
+            "tools:\n  a: [x\n",
+            "tools.yaml:3: invalid YAML: expected ',' or ']', but got '<stream end>'",
+        ),
         (
             "tools:\n  a:\n    from: pkg @ https://example.org/pkg.whl\n",
             "tools.yaml:3: tool 'a': 'from': direct URL requirements are not supported: "

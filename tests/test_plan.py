@@ -19,7 +19,7 @@ from tests.support.index import LocalIndex
 if sys.version_info >= (3, 11):
     import tomllib
 else:
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 
 def fill_index(index: LocalIndex, dists: Dists) -> None:
@@ -108,9 +108,7 @@ def test_plan_locks_and_reports(tmp_path: Path, local_index: LocalIndex, dists: 
         assert is_valid_pylock_path(lock_path)
         data = tomllib.loads(lock_path.read_text(encoding="utf-8"))
         pylock = Pylock.from_dict(data)  # valid PEP 751
-        assert [p.name for p in pylock.packages] == [
-            p["name"] for p in tools[name]["packages"]
-        ]
+        assert [p.name for p in pylock.packages] == [p["name"] for p in tools[name]["packages"]]
         for package in pylock.packages:
             assert package.wheels and package.wheels[0].hashes["sha256"]
 
@@ -173,9 +171,7 @@ def test_keys_and_locks_identical_across_machines(
         home.mkdir()
         env = {"HOME": str(home), "TOOLCACHE_CACHE_DIR": str(root / "cache")}
         doc = plan_json(manifest, project, env)
-        locks = {
-            name: Path(t["lock"]).read_bytes() for name, t in sorted(doc["tools"].items())
-        }
+        locks = {name: Path(t["lock"]).read_bytes() for name, t in sorted(doc["tools"].items())}
         results.append((doc, locks))
     (doc_a, locks_a), (doc_b, locks_b) = results
     assert doc_a["key"] == doc_b["key"]
@@ -195,9 +191,7 @@ def test_github_format_writes_outputs_and_summary(
     outputs, summary = tmp_path / "out.txt", tmp_path / "summary.md"
     env = {"GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary)}
     cli("plan", "-m", str(manifest), "--format", "github", cwd=tmp_path, env=env)
-    values = dict(
-        line.split("=", 1) for line in outputs.read_text().splitlines() if "=" in line
-    )
+    values = dict(line.split("=", 1) for line in outputs.read_text().splitlines() if "=" in line)
     doc = json.loads(values["plan"])
     assert values["key"] == doc["key"]
     assert values["restore-prefix"] == doc["restore-prefix"]
@@ -211,7 +205,9 @@ def test_unsatisfiable_and_unreachable_are_one_line(
 ) -> None:
     fill_index(local_index, dists)
     manifest = write_manifest(
-        tmp_path / "p", local_index.url, "tools:\n  x:\n    from: fmtme\n    with: ['lintme>=2', 'helper<2']\n"
+        tmp_path / "p",
+        local_index.url,
+        "tools:\n  x:\n    from: fmtme\n    with: ['lintme>=2', 'helper<2']\n",
     )
     proc = cli("plan", "-m", str(manifest), cwd=tmp_path, check=False)
     assert proc.returncode == 1
