@@ -48,6 +48,7 @@ Progress = Callable[[str], None]
 #: A temporary directory whose lock is free is removed once it is this old (seconds).
 STALE_AFTER = 3600.0
 MAX_DOWNLOADS = 16
+MAX_INSTALLS = 8
 VENV_TIMEOUT = 120.0
 TMP_PREFIX = ".tmp-"
 
@@ -243,8 +244,12 @@ def _build_into(
         wheels.append(file)
     say(f"installing {len(wheels)} packages")
     python = health.python_of(tmp)
-    for wheel in wheels:
-        install.install_wheel(wheel, layout, python)
+    # Creating files dominates installing; threads overlap it (open() releases the GIL).
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_INSTALLS, len(wheels)))) as pool:
+        installs = [pool.submit(install.install_wheel, w, layout, python) for w in wheels]
+        with _cancel_on_error(pool):
+            for future in installs:
+                future.result()
     made = receipt_mod.Receipt(
         interpreter_hash=lock.interpreter,
         resolution_hash=lock.resolution,

@@ -92,6 +92,17 @@ def _relocatable(stream: BinaryIO) -> BinaryIO:
 class RelocatableDestination(SchemeDictionaryDestination):
     """``installer``'s destination, writing scripts that find ``python`` beside themselves."""
 
+    def write_to_fs(
+        self,
+        scheme: Scheme,
+        path: str,
+        stream: BinaryIO,
+        is_executable: bool,
+    ) -> RecordEntry:
+        # Wheels are installed in parallel: two may create the same folder at once.
+        self._path_with_destdir(scheme, path).parent.mkdir(parents=True, exist_ok=True)
+        return super().write_to_fs(scheme, path, stream, is_executable)
+
     def write_file(
         self,
         scheme: Scheme,
@@ -129,8 +140,9 @@ def _script_kind() -> str:
 
 
 def install_wheel(wheel: Path, layout: Layout, python: Path) -> None:
-    """Install ``wheel`` into ``layout``. No bytecode is compiled (the interpreter may differ
-    from this one); the environment's ``python`` writes it on first import."""
+    """Install ``wheel`` into ``layout``. Safe to call for several wheels at once (distinct
+    wheels write distinct files; a clash raises InstallError). No bytecode is compiled (the
+    interpreter may differ from this one); the environment's ``python`` writes it on use."""
     destination = RelocatableDestination(
         scheme_dict=layout.as_dict(),
         interpreter=str(python),
