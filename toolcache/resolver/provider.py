@@ -36,6 +36,7 @@ from toolcache.index.models import DistFile, DistMetadata, Finder
 from toolcache.resolver.candidates import (
     Candidate,
     ResolverRequirement,
+    identifier_of,
     is_pinned,
     is_upper_bounded,
     marker_matches,
@@ -73,7 +74,7 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         self._prereleases: PrereleasePolicy = prereleases
         self._files: dict[NormalizedName, tuple[DistFile, ...]] = {}
         self._metadata: dict[tuple[NormalizedName, Version, str], DistMetadata] = {}
-        self._candidates: dict[tuple[str, Version], Candidate] = {}
+        self._candidates: dict[str, dict[Version, Candidate]] = {}
         self._dependencies: dict[tuple[str, Version], tuple[ResolverRequirement, ...]] = {}
         self._depths: dict[str, float] = {}
 
@@ -127,11 +128,12 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
     def _candidate(
         self, name: NormalizedName, extra: NormalizedName | None, file: DistFile
     ) -> Candidate:
-        key = (f"{name}[{extra}]" if extra else name, file.version)
+        """The one ``Candidate`` object for this identifier and release (interned)."""
+        interned = self._candidates.setdefault(identifier_of(name, extra), {})
         try:
-            return self._candidates[key]
+            return interned[file.version]
         except KeyError:
-            candidate = self._candidates[key] = Candidate(name, extra, file.version, file)
+            candidate = interned[file.version] = Candidate(name, extra, file.version, file)
             return candidate
 
     # --- resolvelib hooks --------------------------------------------------------------------
@@ -162,7 +164,14 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
             r for key in requirements if split_identifier(key)[0] == name for r in requirements[key]
         ]
         binding = [r for r in same_project if r.identifier in (identifier, name)]
-        excluded = frozenset(c.version for c in incompatibilities.get(identifier, iter(())))
+        # resolvelib repeats incompatibilities as it backtracks; candidates are interned, so
+        # comparing identities is exact and much cheaper than hashing versions.
+        excluded_ids = set(map(id, incompatibilities.get(identifier, iter(()))))
+        excluded = frozenset(
+            version
+            for version, candidate in self._candidates.get(identifier, {}).items()
+            if id(candidate) in excluded_ids
+        )
         prereleases = self.allows_prereleases(name, same_project)
 
         def matches() -> Iterator[Candidate]:
