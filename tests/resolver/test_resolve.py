@@ -37,9 +37,15 @@ def pins(resolution: Resolution) -> dict[str, str]:
     return {p.name: str(p.version) for p in resolution.packages}
 
 
-def failure(packages: Spec, *requirements: str, **kwargs: object) -> str:
+def failure(
+    packages: Spec,
+    *requirements: str,
+    target: Target | None = None,
+    prereleases: PrereleasePolicy = "if-necessary-or-explicit",
+    max_rounds: int = 20000,
+) -> str:
     with pytest.raises(ResolutionError) as info:
-        run(packages, *requirements, **kwargs)  # type: ignore[arg-type]
+        run(packages, *requirements, target=target, prereleases=prereleases, max_rounds=max_rounds)
     return str(info.value)
 
 
