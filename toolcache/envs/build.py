@@ -140,6 +140,7 @@ def build(
                 offline=offline,
                 say=say,
             )
+            tmp.chmod(0o755)  # mkdtemp made it private; an environment is not
             try:
                 tmp.rename(target)
             except OSError:
