@@ -281,3 +281,21 @@ def test_same_pins_as_uv(tmp_path: Path, local_index: LocalIndex, dists: Dists) 
     uv_pins = [line for line in proc.stdout.splitlines() if line and not line.startswith("#")]
     ours = [f"{p['name']}=={p['version']}" for p in doc["tools"]["fmt"]["packages"]]
     assert ours == uv_pins
+
+
+def test_find_links_relative_to_manifest(tmp_path: Path, local_index: LocalIndex) -> None:
+    project = tmp_path / "project"
+    from tests.support.dists import build_wheel
+
+    build_wheel(project / "wheels", "localtool", "1.2")
+    manifest = write_manifest(
+        project, local_index.url, "find-links: [wheels]\ntools:\n  x: localtool\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    doc = plan_json(manifest, elsewhere)
+    assert doc["tools"]["x"]["packages"] == [{"name": "localtool", "version": "1.2"}]
+    data = tomllib.loads((project / "tools.lock" / "pylock.x.toml").read_text())
+    (package,) = data["packages"]
+    assert package["wheels"][0]["path"] == "../wheels/localtool-1.2-py3-none-any.whl"
+    assert data["tool"]["toolcache"]["inputs"]["find-links"] == ["wheels"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 
 from toolcache.errors import ToolcacheError
 from toolcache.index.models import DEFAULT_INDEX_URL, IndexSettings
@@ -28,6 +29,14 @@ def _first(environ: Mapping[str, str], *names: str) -> str | None:
 
 def _split(value: str | None) -> tuple[str, ...] | None:
     return tuple(value.split()) if value else None
+
+
+def _local(link: str, base: Path) -> str:
+    """A find-links entry with a relative folder made absolute against ``base``."""
+    if "://" in link:
+        return link
+    path = Path(link).expanduser()
+    return str(path if path.is_absolute() else base / path)
 
 
 def index_settings(
@@ -66,6 +75,8 @@ def index_settings(
         extra_index_urls=tuple(
             u.rstrip("/") for u in (extra if extra is not None else manifest.extra_index_urls)
         ),
-        find_links=links if links is not None else manifest.find_links,
+        find_links=tuple(_local(link, Path.cwd()) for link in links)
+        if links is not None
+        else tuple(_local(link, manifest.path.parent.absolute()) for link in manifest.find_links),
         exclude_newer=newer if newer is not None else manifest.exclude_newer,
     )
