@@ -165,6 +165,40 @@ def lock(
     )
 
 
+@app.command(
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+)
+def run(
+    tool: Annotated[str, typer.Argument(help="The tool's name in the manifest.")],
+    args: Annotated[
+        list[str] | None, typer.Argument(help="Arguments passed on to the tool.")
+    ] = None,
+    manifest: ManifestOpt = Path("tools.yaml"),
+    locked: LockedOpt = False,
+    frozen: FrozenOpt = False,
+    offline: OfflineOpt = False,
+    cache_dir: CacheOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run a tool from its locked, cached environment: toolcache run -m tools.yaml lint -- ARGS."""
+    from toolcache.commands.run import run as run_tool
+
+    extra = list(args or [])
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    raise typer.Exit(
+        run_tool(
+            manifest,
+            tool,
+            extra,
+            cache_root=cache_dir or paths.cache_root(),
+            mode=_mode(locked, frozen, False),
+            offline=offline,
+            output=Output(quiet=quiet),
+        )
+    )
+
+
 def main(argv: list[str]) -> int:
     """Run the CLI; known errors become one line and exit 1, Ctrl-C 130, bugs 3."""
     from toolcache.errors import ToolcacheError

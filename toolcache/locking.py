@@ -20,6 +20,7 @@ from toolcache.settings import index_settings
 
 if TYPE_CHECKING:
     from toolcache.index.models import IndexSettings
+    from toolcache.interpreter import Interpreter
     from toolcache.target import Target
 
 
@@ -40,6 +41,7 @@ class TargetChoice:
     interpreter_hash: keys.InterpreterHash
     target: Target
     executable: Path | None  # None for a target that is not this machine
+    interpreter: Interpreter | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Planner:
                 interpreter_hash=keys.InterpreterHash(interp.hash),
                 target=interp.target(),
                 executable=interp.executable,
+                interpreter=interp,
             )
         self._choices[request] = choice
         return choice

@@ -5,7 +5,6 @@ The JSON document is versioned (``"version": 1``); its shape is pinned by a cont
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -13,13 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolcache import keys, paths
-from toolcache.errors import ToolcacheError
+from toolcache import keys, paths, plan_output, stamp
 from toolcache.locking import LockedTool, LockMode, Planner
 from toolcache.manifest import load
-from toolcache.output import Output, table
-
-JSON_VERSION = 1
+from toolcache.output import Output
 
 
 @dataclass(frozen=True)
@@ -29,29 +25,29 @@ class Plan:
     restore_prefix: str
     cache_path: Path
     envs_root: Path
+    all_tools: list[str]
 
     def environment(self, tool: LockedTool) -> Path:
         return self.envs_root / tool.env_id
 
-    def document(self) -> dict[str, Any]:
+    def tool_document(self, t: LockedTool) -> dict[str, Any]:
         return {
-            "version": JSON_VERSION,
-            "key": self.key,
-            "restore-prefix": self.restore_prefix,
-            "cache-path": str(self.cache_path),
-            "tools": {
-                t.tool.name: {
-                    "python": t.choice.description,
-                    "interpreter": t.lock.interpreter,
-                    "resolution": t.lock.resolution,
-                    "environment": str(self.environment(t)),
-                    "lock": str(t.lock.path),
-                    "lock-status": t.status,
-                    "packages": [{"name": p.name, "version": p.version} for p in t.lock.packages],
-                }
-                for t in self.tools
-            },
+            "python": t.choice.description,
+            "interpreter": t.lock.interpreter,
+            "resolution": t.lock.resolution,
+            "environment": str(self.environment(t)),
+            "lock": str(t.lock.path),
+            "lock-status": t.status,
+            "packages": [{"name": p.name, "version": p.version} for p in t.lock.packages],
         }
+
+    def document(self) -> dict[str, Any]:
+        return plan_output.document(
+            {t.tool.name: self.tool_document(t) for t in self.tools},
+            key=self.key,
+            restore_prefix=self.restore_prefix,
+            cache_path=self.cache_path,
+        )
 
 
 def make_plan(
@@ -87,7 +83,26 @@ def make_plan(
         restore_prefix=prefix,
         cache_path=paths.archives_dir(cache_root),
         envs_root=paths.envs_dir(cache_root),
+        all_tools=list(manifest.tools),
     )
+
+
+def record(plan: Plan, manifest_path: Path, cache_root: Path) -> None:
+    """Remember this plan so the next ``plan`` or ``run`` can skip the work (see ``stamp``)."""
+    if any(t.choice.executable is None for t in plan.tools):
+        return  # a described target (--python-version/--platform) is not this machine's
+    entries = {}
+    for t in plan.tools:
+        doc = plan.tool_document(t)
+        doc["lock-status"] = "fresh"
+        entries[t.tool.name] = stamp.tool_entry(
+            lock=t.lock.path,
+            executable=str(t.choice.executable),
+            document=doc,
+            env_id=t.env_id,
+            run=list(t.tool.run),
+        )
+    stamp.save(cache_root, manifest_path, os.environ, entries, plan.all_tools)
 
 
 def plan(
@@ -116,67 +131,7 @@ def plan(
         key_suffix=key_suffix,
         output=output,
     )
-    if output_format == "json":
-        output.result(json.dumps(result.document(), indent=2, sort_keys=False))
-    elif output_format == "github":
-        write_github(result, os.environ)
-        output.result(render_text(result))
-    else:
-        output.result(render_text(result))
+    if prerelease == "if-necessary-or-explicit":
+        record(result, manifest_path, cache_root)
+    output.result(plan_output.emit(result.document(), output_format, os.environ))
     return 0
-
-
-def render_text(result: Plan) -> str:
-    rows = []
-    for t in result.tools:
-        pins = " ".join(f"{p.name}=={p.version}" for p in t.lock.packages)
-        rows.append([t.tool.name, t.choice.description, t.env_id, pins])
-    text = table(rows, ["tool", "python", "environment", "packages"])
-    text += "\n" + table(
-        [
-            ["key", result.key],
-            ["restore-prefix", result.restore_prefix],
-            ["cache-path", str(result.cache_path)],
-        ]
-    )
-    return text
-
-
-def _append(path_var: str, environ: os._Environ[str] | dict[str, str], text: str) -> None:
-    target = environ.get(path_var)
-    if not target:
-        raise ToolcacheError(f"--format github needs ${path_var} (set by GitHub Actions)")
-    with Path(target).open("a", encoding="utf-8") as fh:
-        fh.write(text)
-
-
-def write_github(result: Plan, environ: os._Environ[str] | dict[str, str]) -> None:
-    """Step outputs to ``$GITHUB_OUTPUT`` and a table to ``$GITHUB_STEP_SUMMARY``."""
-    document = result.document()
-    outputs = {
-        "key": result.key,
-        "restore-prefix": result.restore_prefix,
-        "cache-path": str(result.cache_path),
-        "tools": " ".join(t.tool.name for t in result.tools),
-        "plan": json.dumps(document, separators=(",", ":")),
-    }
-    lines = []
-    for name, value in outputs.items():
-        if "\n" in value:
-            delimiter = "toolcache_" + keys.digest(value)[:16]
-            lines.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
-        else:
-            lines.append(f"{name}={value}\n")
-    _append("GITHUB_OUTPUT", environ, "".join(lines))
-    summary = [
-        "### toolcache plan\n\n",
-        "| tool | python | packages | environment |\n",
-        "|---|---|---|---|\n",
-    ]
-    for t in result.tools:
-        summary.append(
-            f"| {t.tool.name} | {t.choice.description} | {len(t.lock.packages)} | `{t.env_id}` |\n"
-        )
-    summary.append(f"\nCache key: `{result.key}`\n")
-    if environ.get("GITHUB_STEP_SUMMARY"):
-        _append("GITHUB_STEP_SUMMARY", environ, "".join(summary))
