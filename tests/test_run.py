@@ -165,7 +165,7 @@ def test_eight_concurrent_runs_on_a_cold_cache(
         )
         for i in range(8)
     ]
-    results = [p.communicate() + (p.returncode,) for p in procs]
+    results = [(*p.communicate(), p.returncode) for p in procs]
     for i, (out, err, code) in enumerate(results):
         assert code == 0, err
         assert out.startswith(f"lintme ['{i}']")
