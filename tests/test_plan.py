@@ -76,7 +76,24 @@ def test_plan_locks_and_reports(tmp_path: Path, local_index: LocalIndex, dists: 
     manifest = write_manifest(tmp_path / "project", local_index.url, TOOLS)
     doc = plan_json(manifest, tmp_path)
 
+    # The versioned document's shape is a contract with CI scripts: pinned here.
     assert doc["version"] == 1
+    assert sorted(doc) == ["cache-path", "key", "restore-prefix", "tools", "version"]
+    assert all(
+        sorted(t)
+        == sorted(
+            [
+                "python",
+                "interpreter",
+                "resolution",
+                "environment",
+                "lock",
+                "lock-status",
+                "packages",
+            ]
+        )
+        for t in doc["tools"].values()
+    )
     tools = doc["tools"]
     assert tools["lint"]["packages"] == [
         {"name": "colorish", "version": "0.3"},
