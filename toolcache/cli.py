@@ -199,6 +199,54 @@ def run(
     )
 
 
+@app.command("list")
+def list_command(
+    output_format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+    cache_dir: CacheOpt = None,
+) -> None:
+    """The environments in the cache: size, last use, and which manifests' tools use them."""
+    from toolcache.commands.list_envs import list_envs
+
+    raise typer.Exit(
+        list_envs(
+            cache_root=cache_dir or paths.cache_root(),
+            output_format=output_format.value,
+            output=Output(),
+        )
+    )
+
+
+@app.command()
+def gc(
+    max_age: Annotated[
+        str | None,
+        typer.Option("--max-age", help="Also remove what was not used for this long (30d)."),
+    ] = None,
+    max_size: Annotated[
+        str | None,
+        typer.Option("--max-size", help="Then remove least recently used down to this (2G)."),
+    ] = None,
+    keep_unreferenced: Annotated[
+        bool, typer.Option("--keep-unreferenced", help="Keep environments no known manifest uses.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+    cache_dir: CacheOpt = None,
+) -> None:
+    """Remove environments no manifest uses (and, with options, old or excess ones)."""
+    from toolcache.commands.gc import gc as run_gc
+
+    raise typer.Exit(
+        run_gc(
+            cache_root=cache_dir or paths.cache_root(),
+            max_age=max_age,
+            max_size=max_size,
+            keep_unreferenced=keep_unreferenced,
+            dry_run=dry_run,
+            output=Output(),
+        )
+    )
+
+
 def main(argv: list[str]) -> int:
     """Run the CLI; known errors become one line and exit 1, Ctrl-C 130, bugs 3."""
     from toolcache.errors import ToolcacheError

@@ -1,0 +1,70 @@
+"""``toolcache list``: the environments in the cache, their size, last use and users."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from toolcache.inventory import EnvInfo, environments
+from toolcache.output import Output, table
+
+JSON_VERSION = 1
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def human_age(moment: float | None, now: float) -> str:
+    if moment is None:
+        return "never"
+    seconds = max(0.0, now - moment)
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return f"{seconds / length:.0f}{unit} ago"
+    return "just now"
+
+
+def document(envs: list[EnvInfo]) -> dict[str, object]:
+    return {
+        "version": JSON_VERSION,
+        "environments": [
+            {
+                "id": e.env_id,
+                "path": str(e.path),
+                "size": e.size,
+                "created": e.created,
+                "last-used": e.last_used,
+                "packages": [{"name": n, "version": v} for n, v in e.packages],
+                "used-by": e.users,
+                "problem": e.problem,
+            }
+            for e in envs
+        ],
+    }
+
+
+def list_envs(*, cache_root: Path, output_format: str, output: Output) -> int:
+    envs = environments(cache_root)
+    if output_format == "json":
+        output.result(json.dumps(document(envs), indent=2))
+        return 0
+    now = time.time()
+    rows = [
+        [
+            e.env_id,
+            human_size(e.size),
+            human_age(e.last_used, now),
+            ", ".join(e.users) or ("-" if e.problem is None else f"broken: {e.problem}"),
+        ]
+        for e in envs
+    ]
+    total = sum(e.size for e in envs)
+    text = table(rows, ["environment", "size", "last used", "used by"]) if rows else ""
+    output.result(text + f"{len(envs)} environments, {human_size(total)} in {cache_root}")
+    return 0
