@@ -19,6 +19,7 @@ temporary directory, so the cache is as it was apart from verified downloads.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -32,7 +33,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from toolcache import file_lock, keys, paths
-from toolcache.envs import health, install
+from toolcache.envs import health, install, unpacked
 from toolcache.envs import receipt as receipt_mod
 from toolcache.envs.store import Environment, env_path, lookup
 from toolcache.errors import ToolcacheError
@@ -222,18 +223,19 @@ def _build_into(
         with ThreadPoolExecutor(max_workers=max(1, min(MAX_DOWNLOADS, count + 1))) as pool:
             venv_future = pool.submit(create_venv, interpreter, tmp, lock.tool)
             downloads = {
-                package: pool.submit(_fetch, client, lock, package) for package in lock.packages
+                package: pool.submit(_fetch_and_unpack, client, lock, package, cache_root)
+                for package in lock.packages
             }
             with _cancel_on_error(pool):
                 files = {package: future.result() for package, future in downloads.items()}
                 layout = venv_future.result()
     settings = _build_settings(lock, index_urls)
-    wheels: list[Path] = []
+    trees: list[Path] = []
     for package in lock.packages:
         file = files[package]
         if package.kind == "sdist":
             say(f"building a wheel of {package.name} {package.version} from its sdist")
-            file = wheel_from_sdist(
+            wheel = wheel_from_sdist(
                 file,
                 package.sha256,
                 interpreter=interpreter,
@@ -242,12 +244,13 @@ def _build_into(
                 offline=offline,
                 tool=lock.tool,
             )
-        wheels.append(file)
-    say(f"installing {len(wheels)} packages")
+            file = unpacked.ensure(wheel, _sha256_file(wheel), cache_root).root
+        trees.append(file)
+    say(f"installing {len(trees)} packages")
     python = health.python_of(tmp)
-    # Creating files dominates installing; threads overlap it (open() releases the GIL).
-    with ThreadPoolExecutor(max_workers=max(1, min(MAX_INSTALLS, len(wheels)))) as pool:
-        installs = [pool.submit(install.install_wheel, w, layout, python) for w in wheels]
+    # Linking is cheap; the threads overlap the files that are written (launchers, RECORD).
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_INSTALLS, len(trees)))) as pool:
+        installs = [pool.submit(install.install_wheel, t, layout, python) for t in trees]
         with _cancel_on_error(pool):
             for future in installs:
                 future.result()
@@ -285,6 +288,26 @@ def _fetch(client: IndexClient, lock: ToolLock, package: LockedPackage) -> Path:
     if package.path is not None:
         return client.download(_local_file(lock, package).as_uri(), package.sha256)
     raise BuildError(lock.tool, "lock", f"{package.name} {package.version} has no url or path")
+
+
+def _fetch_and_unpack(
+    client: IndexClient, lock: ToolLock, package: LockedPackage, cache_root: Path
+) -> Path:
+    """A wheel's tree unpacked in the cache (see ``toolcache.envs.unpacked``), or an sdist."""
+    if package.kind != "wheel":
+        return _fetch(client, lock, package)
+    tree = unpacked.tree_path(cache_root, package.sha256)
+    if unpacked.load(tree) is not None:
+        return tree  # installed before: the wheel file is not even looked at
+    return unpacked.ensure(_fetch(client, lock, package), package.sha256, cache_root).root
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _cached_file(cache_root: Path, package: LockedPackage) -> Path:

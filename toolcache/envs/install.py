@@ -6,13 +6,25 @@ POSIX ``sh``/Python polyglot header that runs the ``python`` found beside the sc
 environment can be moved or restored elsewhere and its tools still run. ``RECORD`` paths are
 relative to site-packages. On Windows the scripts are ``installer``'s launchers, which name the
 environment's ``python.exe`` by absolute path.
+
+A wheel comes either as its archive (installed by ``installer``) or, on the build path, as its
+tree unpacked in the cache (``toolcache.envs.unpacked``): then every file is hard-linked into
+place (copied where links cannot be made) and only the launchers, rewritten ``#!python``
+scripts, ``INSTALLER`` and ``RECORD`` are written, laid out exactly as ``installer`` lays them
+out. Creating a file costs ~50 times a link here, and an environment is mostly files that are
+the same bytes as in the wheel. Linked files share their inode with the cache: nothing may
+write into an installed file in place (new files, like the ``.pyc`` written on use, are fine).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
 import os
+import shutil
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +32,12 @@ from typing import BinaryIO
 
 from installer import install
 from installer.destinations import SchemeDictionaryDestination
-from installer.records import RecordEntry
+from installer.records import Hash, RecordEntry
 from installer.scripts import Script
 from installer.sources import WheelFile
-from installer.utils import Scheme
+from installer.utils import Scheme, construct_record_file
 
+from toolcache.envs import unpacked as unpacked_mod
 from toolcache.errors import ToolcacheError
 
 _WINDOWS = sys.platform == "win32"
@@ -117,15 +130,24 @@ class RelocatableDestination(SchemeDictionaryDestination):
     def write_script(self, name: str, module: str, attr: str, section: str) -> RecordEntry:
         if _WINDOWS:
             return super().write_script(name, module, attr, section)  # type: ignore[arg-type]
-        script = Script(name, module, attr, section)  # type: ignore[arg-type]
-        _, generated = script.generate("python", "posix")
-        code = generated.split(b"\n", 1)[1]  # drop installer's "#!python" line
-        with io.BytesIO(RELOCATABLE_HEADER + code) as stream:
+        _, data = launcher(name, module, attr, section, self.interpreter)
+        with io.BytesIO(data) as stream:
             entry = self.write_to_fs(Scheme("scripts"), name, stream, is_executable=True)
         target = Path(self.scheme_dict["scripts"]) / name
         mode = target.stat().st_mode
         target.chmod(mode | (mode & 0o444) >> 2)
         return entry
+
+
+def launcher(name: str, module: str, attr: str, section: str, python: str) -> tuple[str, bytes]:
+    """The file name and bytes of an entry point's launcher: relocatable on POSIX, else
+    ``installer``'s (a ``.exe`` naming ``python``)."""
+    script = Script(name, module, attr, section)  # type: ignore[arg-type]
+    if _WINDOWS:
+        found: tuple[str, bytes] = script.generate(python, _script_kind())  # type: ignore[arg-type]
+        return found
+    _, generated = script.generate("python", "posix")
+    return name, RELOCATABLE_HEADER + generated.split(b"\n", 1)[1]  # drop "#!python"
 
 
 def _script_kind() -> str:
@@ -140,9 +162,16 @@ def _script_kind() -> str:
 
 
 def install_wheel(wheel: Path, layout: Layout, python: Path) -> None:
-    """Install ``wheel`` into ``layout``. Safe to call for several wheels at once (distinct
-    wheels write distinct files; a clash raises InstallError). No bytecode is compiled (the
-    interpreter may differ from this one); the environment's ``python`` writes it on use."""
+    """Install ``wheel`` (an archive, or a tree unpacked by ``toolcache.envs.unpacked``) into
+    ``layout``. Safe to call for several wheels at once (distinct wheels write distinct files;
+    a clash raises InstallError). No bytecode is compiled (the interpreter may differ from this
+    one); the environment's ``python`` writes it on use."""
+    if wheel.is_dir():
+        tree = unpacked_mod.load(wheel)
+        if tree is None:
+            raise InstallError(wheel.name, f"{wheel} is not an unpacked wheel")
+        link_unpacked(tree, layout, python)
+        return
     destination = RelocatableDestination(
         scheme_dict=layout.as_dict(),
         interpreter=str(python),
@@ -154,3 +183,91 @@ def install_wheel(wheel: Path, layout: Layout, python: Path) -> None:
     except (ValueError, KeyError, OSError) as exc:
         # installer raises InvalidWheelSource (a ValueError) and FileExistsError, among others
         raise InstallError(wheel.name, str(exc) or type(exc).__name__) from None
+
+
+#: Whether links failed once across filesystems (then every later file is copied at once).
+_CROSS_DEVICE = threading.Event()
+
+
+def _place(source: Path, target: Path) -> None:
+    """Hard-link ``source`` at ``target`` (which must not exist), else copy it."""
+    if not _CROSS_DEVICE.is_set():
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                _CROSS_DEVICE.set()
+        else:
+            return
+    if target.exists() or target.is_symlink():
+        raise FileExistsError(errno.EEXIST, "File already exists", str(target))
+    shutil.copy2(source, target)
+
+
+def _write_new(target: Path, data: bytes, *, executable: bool) -> str:
+    """Create ``target`` (which must not exist) holding ``data``; its RECORD hash."""
+    with target.open("xb") as f:
+        f.write(data)
+    if executable:
+        mode = target.stat().st_mode
+        target.chmod(mode | (mode & 0o444) >> 2)
+    return unpacked_mod._b64(hashlib.sha256(data).digest())
+
+
+def link_unpacked(tree: unpacked_mod.Unpacked, layout: Layout, python: Path) -> None:
+    """Install an unpacked wheel into ``layout`` as ``installer`` would install the archive:
+    the same files at the same places, the same launchers, ``INSTALLER`` and a ``RECORD``
+    with paths relative to the root scheme. Files are linked from the tree."""
+    schemes = {name: Path(p) for name, p in layout.as_dict().items()}
+    root = tree.root_scheme
+    records: list[tuple[Scheme, RecordEntry]] = []
+    made: set[Path] = set()
+
+    def folder_of(target: Path) -> None:
+        parent = target.parent
+        if parent not in made:
+            parent.mkdir(parents=True, exist_ok=True)
+            made.add(parent)
+
+    try:
+        for name, module, attr, section in tree.entry_points:
+            filename, data = launcher(name, module, attr, section, str(python))
+            target = schemes["scripts"] / filename
+            folder_of(target)
+            digest = _write_new(target, data, executable=True)
+            entry_record = RecordEntry(filename, Hash("sha256", digest), len(data))
+            records.append((Scheme("scripts"), entry_record))
+        files = tree.files
+        for entry in tree.entries:
+            target = schemes[entry.scheme] / entry.path
+            folder_of(target)
+            if entry.python_script and not _WINDOWS:
+                with (files / entry.source).open("rb") as script:
+                    data = _relocatable(script).read()
+                digest = _write_new(target, data, executable=True)
+                hash_, size = Hash("sha256", digest), len(data)
+            else:
+                _place(files / entry.source, target)
+                hash_, size = Hash("sha256", entry.sha256), entry.size
+            records.append((Scheme(entry.scheme), RecordEntry(entry.path, hash_, size)))
+        dist_info = schemes[root] / tree.dist_info
+        installer_path = f"{tree.dist_info}/INSTALLER"
+        digest = _write_new(dist_info / "INSTALLER", INSTALLER_NAME, executable=False)
+        installer_record = RecordEntry(installer_path, Hash("sha256", digest), len(INSTALLER_NAME))
+        records.append((Scheme(root), installer_record))
+        record_path = f"{tree.dist_info}/RECORD"
+        records.append((Scheme(root), RecordEntry(record_path, None, None)))
+
+        def prefix_for_scheme(scheme: Scheme) -> str | None:
+            if scheme == root:
+                return None
+            if _WINDOWS:
+                return os.path.abspath(schemes[scheme]) + "/"
+            return os.path.relpath(schemes[scheme], start=schemes[root]) + "/"
+
+        with construct_record_file(records, prefix_for_scheme) as stream:
+            _write_new(dist_info / "RECORD", stream.read(), executable=False)
+    except OSError as exc:
+        raise InstallError(tree.wheel, str(exc) or type(exc).__name__) from None
