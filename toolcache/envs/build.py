@@ -335,7 +335,84 @@ def missing_offline(lock: ToolLock, interpreter: Interpreter, cache_root: Path) 
 
 def create_venv(interpreter: Interpreter, dest: Path, tool: str) -> install.Layout:
     """A fresh environment of ``interpreter`` at ``dest`` (which may exist, empty), and its
-    install layout."""
+    install layout: written directly when ``venv``'s result is known (see ``venv_by_hand``),
+    else made by the interpreter's own ``venv`` module."""
+    if can_write_venv(interpreter):
+        return venv_by_hand(interpreter, dest)
+    return venv_by_module(interpreter, dest, tool)
+
+
+def can_write_venv(interpreter: Interpreter) -> bool:
+    """Whether ``venv_by_hand`` knows what ``venv`` makes for ``interpreter``: CPython or
+    PyPy 3.8+ on Linux, not free-threaded, not itself in a virtual environment."""
+    exe = interpreter.sys_executable
+    return (
+        os.name == "posix"
+        and interpreter.markers.get("sys_platform") == "linux"
+        and interpreter.implementation_name in ("cpython", "pypy")
+        and interpreter.version >= (3, 8)
+        and "t" not in interpreter.abiflags
+        and interpreter.prefix == interpreter.base_prefix
+        and exe.is_absolute()
+        and exe.is_file()
+        and not (exe.parent / "pyvenv.cfg").exists()
+        and not (exe.parent.parent / "pyvenv.cfg").exists()
+    )
+
+
+def venv_by_hand(interpreter: Interpreter, dest: Path) -> install.Layout:
+    """What ``EnvBuilder(symlinks=True, with_pip=False)`` makes, without starting a process.
+
+    ``pyvenv.cfg`` (``home``, ``version``; from 3.11 ``executable`` and ``command``), the
+    interpreter's file name linked to the base executable and ``python``, ``python3``,
+    ``python3.X`` (PyPy: also ``pypy3``, ``pypy``) linked to it, ``include``,
+    ``lib/<python|pypy>X.Y/site-packages`` and the ``lib64`` link. Checked against ``venv`` on
+    CPython 3.8-3.13 and PyPy by the tests.
+    """
+    exe = str(interpreter.sys_executable)
+    major, minor = interpreter.version
+    impl = "pypy" if interpreter.implementation_name == "pypy" else "python"
+    site = dest / "lib" / f"{impl}{major}.{minor}" / "site-packages"
+    site.mkdir(parents=True, exist_ok=True)
+    include = dest / "include"
+    if interpreter.implementation_name == "cpython" and (major, minor) >= (3, 11):
+        include /= f"python{major}.{minor}{interpreter.abiflags}"
+    include.mkdir(parents=True, exist_ok=True)
+    if interpreter.pointer_bits == 64:
+        (dest / "lib64").symlink_to("lib")
+    bin_dir = dest / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    name = os.path.basename(exe)
+    (bin_dir / name).symlink_to(exe)
+    names = ["python", "python3"]
+    if (major, minor) >= (3, 9):
+        names.append(f"python3.{minor}")
+    if impl == "pypy":
+        names += ["pypy3", "pypy"]
+    for other in names:
+        if other != name:
+            (bin_dir / other).symlink_to(name)
+    lines = [
+        f"home = {os.path.dirname(exe)}",
+        "include-system-site-packages = false",
+        "version = {}.{}.{}".format(*interpreter.version_info[:3]),
+    ]
+    if (major, minor) >= (3, 11):
+        options = "--without-pip --without-scm-ignore-files" if minor >= 13 else "--without-pip"
+        lines.append(f"executable = {os.path.realpath(exe)}")
+        lines.append(f"command = {exe} -m venv {options} {dest}")
+    (dest / "pyvenv.cfg").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return install.Layout(
+        purelib=site,
+        platlib=site,
+        headers=dest / "include" / "site" / f"python{major}.{minor}",
+        scripts=bin_dir,
+        data=dest,
+    )
+
+
+def venv_by_module(interpreter: Interpreter, dest: Path, tool: str) -> install.Layout:
+    """The environment made by the interpreter's own ``venv`` module, and its layout."""
     try:
         proc = subprocess.run(
             [str(interpreter.executable), "-I", "-c", _CREATE_VENV, str(dest)],

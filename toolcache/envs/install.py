@@ -24,7 +24,6 @@ import io
 import os
 import shutil
 import sys
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,25 +184,29 @@ def install_wheel(wheel: Path, layout: Layout, python: Path) -> None:
         raise InstallError(wheel.name, str(exc) or type(exc).__name__) from None
 
 
-#: Whether links failed once across filesystems (then every later file is copied at once).
-_CROSS_DEVICE = threading.Event()
+class _Linker:
+    """Hard-links files into place; after a link fails across filesystems, copies instead."""
 
+    def __init__(self) -> None:
+        self.copying = False
 
-def _place(source: Path, target: Path) -> None:
-    """Hard-link ``source`` at ``target`` (which must not exist), else copy it."""
-    if not _CROSS_DEVICE.is_set():
-        try:
-            os.link(source, target)
-        except FileExistsError:
-            raise
-        except OSError as exc:
-            if exc.errno == errno.EXDEV:
-                _CROSS_DEVICE.set()
-        else:
-            return
-    if target.exists() or target.is_symlink():
-        raise FileExistsError(errno.EEXIST, "File already exists", str(target))
-    shutil.copy2(source, target)
+    def place(self, source: Path, target: Path) -> None:
+        """Link (else copy) ``source`` at ``target``, which must not exist."""
+        if not self.copying:
+            try:
+                os.link(source, target)
+            except FileExistsError:
+                raise
+            except OSError as exc:
+                # EXDEV: another filesystem; EPERM/ENOTSUP/EMLINK: no (more) links here
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+                    raise
+                self.copying = exc.errno != errno.EMLINK
+            else:
+                return
+        if target.exists() or target.is_symlink():
+            raise FileExistsError(errno.EEXIST, "File already exists", str(target))
+        shutil.copy2(source, target)
 
 
 def _write_new(target: Path, data: bytes, *, executable: bool) -> str:
@@ -224,6 +227,7 @@ def link_unpacked(tree: unpacked_mod.Unpacked, layout: Layout, python: Path) -> 
     root = tree.root_scheme
     records: list[tuple[Scheme, RecordEntry]] = []
     made: set[Path] = set()
+    linker = _Linker()
 
     def folder_of(target: Path) -> None:
         parent = target.parent
@@ -249,7 +253,7 @@ def link_unpacked(tree: unpacked_mod.Unpacked, layout: Layout, python: Path) -> 
                 digest = _write_new(target, data, executable=True)
                 hash_, size = Hash("sha256", digest), len(data)
             else:
-                _place(files / entry.source, target)
+                linker.place(files / entry.source, target)
                 hash_, size = Hash("sha256", entry.sha256), entry.size
             records.append((Scheme(entry.scheme), RecordEntry(entry.path, hash_, size)))
         dist_info = schemes[root] / tree.dist_info
