@@ -316,3 +316,46 @@ def test_find_links_relative_to_manifest(tmp_path: Path, local_index: LocalIndex
     (package,) = data["packages"]
     assert package["wheels"][0]["path"] == "../wheels/localtool-1.2-py3-none-any.whl"
     assert data["tool"]["toolcache"]["inputs"]["find-links"] == ["wheels"]
+
+
+_PYENV = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+
+
+def _pyenv_python(minor: str) -> Path | None:
+    found = sorted(_PYENV.glob(f"3.{minor}.*/bin/python3.{minor}"))
+    return found[-1] if found else None
+
+
+@pytest.mark.skipif(
+    _pyenv_python("12") is None or _pyenv_python("13") is None, reason="needs pyenv 3.12 and 3.13"
+)
+def test_lock_keeps_its_interpreter_when_path_order_changes(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    """Two interpreters satisfy `python: "3"`; whichever PATH lists first made the lock, and
+    the lock stays fresh (and keeps that interpreter) when PATH lists the other first."""
+    fill_index(local_index, dists)
+    dirs = {}
+    for minor in ("12", "13"):
+        folder = tmp_path / f"py{minor}"
+        folder.mkdir()
+        real = _pyenv_python(minor)
+        assert real is not None
+        (folder / "python3").symlink_to(real)
+        dirs[minor] = str(folder)
+    project = tmp_path / "p"
+    project.mkdir()
+    manifest = project / "tools.yaml"
+    manifest.write_text(f"index-url: {local_index.url}\npython: '3'\ntools:\n  x: fmtme\n")
+    base_path = os.environ["PATH"]
+    first = plan_json(
+        manifest, project, {"PATH": os.pathsep.join([dirs["12"], dirs["13"], base_path])}
+    )
+    assert first["tools"]["x"]["python"].startswith("CPython 3.12")
+    proc = cli(
+        "plan", "-m", str(manifest), "--locked", "--format", "json", cwd=project,
+        env={"PATH": os.pathsep.join([dirs["13"], dirs["12"], base_path])},
+    )  # fmt: skip
+    second = json.loads(proc.stdout)
+    assert second["tools"]["x"]["python"].startswith("CPython 3.12")
+    assert second["tools"]["x"]["interpreter"] == first["tools"]["x"]["interpreter"]

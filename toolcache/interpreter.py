@@ -643,6 +643,45 @@ def _rank(interpreter: Interpreter) -> tuple[bool, bool, Version]:
     return interpreter.implementation_name == "cpython", not version.is_prerelease, version
 
 
+def _candidates() -> tuple[list[_Candidate], list[_Candidate], list[_Candidate]]:
+    """Candidates on PATH (shim folders skipped), in version folders (best first), system."""
+    shims = _shim_dirs()
+    on_path = [
+        candidate
+        for directory in _path_dirs()
+        if _key(directory) not in shims
+        for candidate in _dir_candidates(directory, on_path=True)
+    ]
+    folders = sorted(
+        _folder_candidates(),
+        key=lambda c: (c.implementation == "cpython", c.version),
+        reverse=True,
+    )
+    system = [c for d in SYSTEM_DIRS for c in _dir_candidates(d, on_path=False)]
+    return on_path, folders, system
+
+
+def find_interpreter_with_hash(
+    request: str | None, interpreter_hash: str, cache_root: Path
+) -> Interpreter | None:
+    """An interpreter that satisfies ``request`` and has exactly ``interpreter_hash``, if any.
+
+    Used to keep the interpreter a lock was made for when several on the machine satisfy the
+    request and another one happens to come first (PATH differs between a shell and a hook,
+    for example), so the lock does not flip between them.
+    """
+    parsed = parse_request(request)
+    if parsed.default or parsed.path is not None:
+        return None  # these name one interpreter; there is nothing to choose between
+    search = _Search(parsed, cache_root)
+    on_path, folders, system = _candidates()
+    for candidate in [*on_path, *folders, *system]:
+        found = search.check(candidate)
+        if found is not None and found.hash == interpreter_hash:
+            return found
+    return None
+
+
 def find_interpreter(request: str | None, cache_root: Path) -> Interpreter:
     """The interpreter a request names.
 
@@ -667,20 +706,7 @@ def find_interpreter(request: str | None, cache_root: Path) -> Interpreter:
         return probe(exe, cache_root)
 
     search = _Search(parsed, cache_root)
-    shims = _shim_dirs()
-    on_path = [
-        candidate
-        for directory in _path_dirs()
-        if _key(directory) not in shims
-        for candidate in _dir_candidates(directory, on_path=True)
-    ]
-    folders = sorted(
-        _folder_candidates(),
-        key=lambda c: (c.implementation == "cpython", c.version),
-        reverse=True,
-    )
-    system = [c for d in SYSTEM_DIRS for c in _dir_candidates(d, on_path=False)]
-
+    on_path, folders, system = _candidates()
     matches: list[Interpreter] = []
     for candidate in on_path:
         found = search.check(candidate)

@@ -119,14 +119,34 @@ class Planner:
         )
         return TargetChoice(description, keys.InterpreterHash(digest), target, None)
 
+    def _locked_choice(self, request: str | None, existing: lock.ToolLock) -> TargetChoice | None:
+        """The interpreter ``existing`` was locked for, when it also satisfies ``request``."""
+        if self.python_version is not None or self.platform is not None:
+            return None
+        from toolcache.interpreter import find_interpreter_with_hash
+
+        interp = find_interpreter_with_hash(request, existing.interpreter, self.cache_root)
+        if interp is None:
+            return None
+        return TargetChoice(
+            description=interp.describe(),
+            interpreter_hash=keys.InterpreterHash(interp.hash),
+            target=interp.target(),
+            executable=interp.executable,
+            interpreter=interp,
+        )
+
     def lock_tool(self, tool: Tool) -> LockedTool:
-        choice = self.choose(tool.python)
-        settings = self.settings
-        view = lock.settings_view(settings, self.manifest.path.parent)
-        inputs = lock.lock_inputs(tool.requirements, view, choice.interpreter_hash, self.prerelease)
         path = self.manifest.lock_path(tool.name)
         shown = _shown(path)
         existing = lock.read(path) if self.mode is not LockMode.UPGRADE else None
+        choice = self.choose(tool.python)
+        if existing is not None and existing.interpreter != choice.interpreter_hash:
+            # Several interpreters satisfy the request: keep the one the lock was made for.
+            choice = self._locked_choice(tool.python, existing) or choice
+        settings = self.settings
+        view = lock.settings_view(settings, self.manifest.path.parent)
+        inputs = lock.lock_inputs(tool.requirements, view, choice.interpreter_hash, self.prerelease)
         if self.mode is LockMode.FROZEN:
             if existing is None:
                 raise LockError(f"{shown}: no lock for tool {tool.name!r}, and --frozen was given")

@@ -1,0 +1,95 @@
+"""The cache-hit path of ``toolcache run`` side by side with uvx, and building from a lock.
+
+Usage: python benchmarks/bench_run.py [--tool ruff==0.17.3] [--runs 20]
+
+In one run, on the same pinned tool (``<tool> --version``), with warm caches:
+- the tool's own script in its environment, started directly (the floor);
+- ``toolcache run`` (the console script, so as a user types it);
+- ``uvx --offline --from <tool>`` and plain ``uvx --from <tool>``.
+Prints medians and ratios against the targets (warm run <= 1.0x ``uvx --offline`` and
+<= 12 ms over running the tool directly). Needs the live PyPI once, to fill the caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+
+def median_ms(cmd: list[str], env: dict[str, str], runs: int, cwd: Path) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(
+            cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+        )
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tool", default="ruff==0.17.3")
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    uvx = shutil.which("uvx")
+    if uvx is None:
+        raise SystemExit("uvx is not on PATH")
+    script = shutil.which("toolcache", path=sysconfig.get_path("scripts")) or shutil.which(
+        "toolcache"
+    )
+    if script is None:
+        raise SystemExit("the toolcache console script is not installed")
+    name = args.tool.split("==")[0].split("[")[0]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        (tmp / "tools.yaml").write_text(
+            f"python: {sys.executable}\ntools:\n  t:\n    from: {args.tool}\n    run: {name}\n"
+        )
+        env = {
+            **os.environ,
+            "TOOLCACHE_CACHE_DIR": str(tmp / "tc-cache"),
+            "UV_CACHE_DIR": str(tmp / "uv-cache"),
+            "UV_TOOL_DIR": str(tmp / "uv-tools"),
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_NO_CONFIG": "1",
+        }
+        ours = [script, "run", "-m", "tools.yaml", "t", "--", "--version"]
+        theirs = [uvx, "--python", sys.executable, "--from", args.tool, name, "--version"]
+        offline = [uvx, "--offline", *theirs[1:]]
+        subprocess.run(ours, env=env, cwd=tmp, check=True, capture_output=True)  # fill caches
+        subprocess.run(theirs, env=env, cwd=tmp, check=True, capture_output=True)
+        (env_dir,) = [
+            p
+            for p in (tmp / "tc-cache" / "envs").glob("*/*")
+            if p.is_dir() and not p.name.startswith(".")
+        ]
+        direct = [str(env_dir / "bin" / name), "--version"]
+        results = {
+            "tool directly": median_ms(direct, env, args.runs, tmp),
+            "toolcache run": median_ms(ours, env, args.runs, tmp),
+            "uvx --offline": median_ms(offline, env, args.runs, tmp),
+            "uvx": median_ms(theirs, env, args.runs, tmp),
+            "python -c pass": median_ms([sys.executable, "-c", "pass"], env, args.runs, tmp),
+        }
+    for label, ms in results.items():
+        print(f"{label:16} {ms:7.1f} ms")
+    run = results["toolcache run"]
+    print(f"toolcache run / uvx --offline: {run / results['uvx --offline']:.2f}x (target <= 1.0x)")
+    print(f"toolcache run / uvx:           {run / results['uvx']:.2f}x")
+    print(
+        f"over running the tool directly: {run - results['tool directly']:.1f} ms (target <= 12 ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
