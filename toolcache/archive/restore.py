@@ -1,0 +1,139 @@
+"""Restore an environment into the cache from an archive, crash-safe.
+
+1. Extract into ``envs/<interp16>/.restore-<res16>-<random>``, beside the target, checking
+   everything (``unpack``) and the download's own sha256 when the store gave one.
+2. Relocate it to the local interpreter (``toolcache.relocate``) and health-check it.
+3. Take the environment's lock (the one builds take), look again, and publish with a rename.
+
+Extraction happens before the lock is taken, so a refused archive never creates a lock file:
+on any failure the temporary folder is removed, and so are ``envs/<interp16>`` and ``envs``
+when this call created them, leaving the cache as it was. Builds remove ``.tmp-*`` folders of
+the environment they lock; restores use their own prefix, and remove their own leftovers once
+they are an hour old.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from toolcache import file_lock
+from toolcache.archive.contents import ArchiveError, package_rows
+from toolcache.archive.unpack import Expected, Readable, unpack
+from toolcache.envs import health
+from toolcache.envs.store import Environment, env_path, lookup
+from toolcache.relocate import RelocationError, relocate
+
+TMP_PREFIX = ".restore-"
+STALE_AFTER = 3600.0
+
+Outcome = Literal["restored", "hit"]
+
+
+def _created_dirs(path: Path) -> list[Path]:
+    """The folders ``mkdir(parents=True)`` of ``path`` would create, outermost first."""
+    missing: list[Path] = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    return missing[::-1]
+
+
+def _clean_stale(parent: Path) -> None:
+    now = time.time()
+    with contextlib.suppress(OSError), os.scandir(parent) as entries:
+        for entry in entries:
+            if not entry.name.startswith(TMP_PREFIX):
+                continue
+            with contextlib.suppress(OSError):
+                if now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def restore_environment(
+    source: BinaryIO | Readable,
+    *,
+    archive: str,
+    cache_root: Path,
+    interpreter_hash: str,
+    resolution_hash: str,
+    packages: tuple[tuple[str, str, str], ...] | None,
+    executable: Path,
+    interpreter_description: str = "",
+    size_limit: int,
+    verify_download: Callable[[], None] | None = None,
+) -> tuple[Outcome, Environment]:
+    """Restore the environment (``interpreter_hash``, ``resolution_hash``) from ``source``.
+
+    ``executable`` is the local interpreter with that hash, as found (symlinks kept).
+    ``packages`` (name, version, sha256), when given, must be what the archive holds.
+    ``verify_download`` is called once the archive has been read to its end and raises when
+    the bytes read are not the ones the store promised. Returns ``("hit", env)`` when the
+    environment appeared meanwhile. Raises ArchiveError or RelocationError (the cache as it
+    was), or OSError.
+    """
+    target = env_path(cache_root, interpreter_hash, resolution_hash)
+    parent = target.parent
+    created = _created_dirs(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    if not created:
+        _clean_stale(parent)
+    expected = Expected(
+        interpreter_hash,
+        resolution_hash,
+        interpreter=interpreter_description,
+        packages=tuple(sorted(packages)) if packages is not None else None,
+    )
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}-", dir=parent))
+    try:
+        contents = unpack(source, tmp, archive=archive, expected=expected, size_limit=size_limit)
+        if verify_download is not None:
+            verify_download()
+        made = relocate(
+            tmp,
+            executable=executable,
+            interpreter_hash=interpreter_hash,
+            final_path=target,
+            interpreter_links=contents.interpreter_links,
+        )
+        if made.resolution_hash != resolution_hash or (
+            packages is not None and package_rows(made.packages) != expected.packages
+        ):
+            raise ArchiveError(archive, "its environment's receipt does not match its own")
+        reason = health.check(tmp)
+        if reason is not None:
+            raise ArchiveError(archive, f"the restored environment is unusable: {reason}")
+        tmp.chmod(0o755)
+        with file_lock.exclusive(parent / f"{target.name}.lock"):
+            found = lookup(cache_root, interpreter_hash, resolution_hash)
+            if found is not None:
+                return "hit", found
+            if target.exists() or target.is_symlink():
+                _discard(target, parent)
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return "restored", Environment.at(target, made)
+
+
+def _discard(path: Path, parent: Path) -> None:
+    """Move a broken environment out of the way (atomically), then delete it."""
+    aside = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{path.name}-old-", dir=parent))
+    path.replace(aside / path.name)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+__all__ = ["ArchiveError", "RelocationError", "restore_environment"]

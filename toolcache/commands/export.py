@@ -1,0 +1,151 @@
+"""``toolcache export``: pack each environment the manifest needs as a ``.tar.zst`` archive.
+
+Into a folder (``--to``, by default ``paths.archives_dir``: the ``cache-path`` that ``plan``
+reports) or a store (``--store``, see ``toolcache.store``). An archive that is already there
+is left alone; an environment that is not in the cache is reported and skipped. ``--prune``
+removes the folder's archives that the manifest no longer needs, so a CI cache does not grow
+with every change of a lock.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolcache import paths
+from toolcache.archive.contents import archive_name
+from toolcache.commands.plan import make_plan
+from toolcache.envs.store import lookup
+from toolcache.errors import ToolcacheError
+from toolcache.locking import LockedTool, LockMode
+from toolcache.output import Output, table
+from toolcache.store import ArchiveKey, Store, open_store
+
+
+@dataclass(frozen=True)
+class Exported:
+    tool: str
+    archive: str
+    status: str  # "written", "exists", "not-built", "read-only"
+    size: int | None  # of a written archive
+
+
+def _interpreter_info(tool: LockedTool, cache_root: Path) -> dict[str, str]:
+    if tool.choice.executable is None:
+        return {"description": tool.choice.description}
+    from toolcache.interpreter import probe
+
+    found = probe(tool.choice.executable, cache_root)
+    return {
+        "implementation": found.implementation_name,
+        "version": found.python_full_version,
+        "platform": found.sysconfig_platform,
+    }
+
+
+def _export_one(
+    tool: LockedTool,
+    destination: Store,
+    *,
+    cache_root: Path,
+    level: int,
+    say: Callable[[str], None],
+) -> Exported:
+    from toolcache.archive.pack import pack
+
+    key = ArchiveKey(tool.lock.interpreter, tool.lock.resolution)
+    name = tool.tool.name
+    if destination.contains(key):
+        return Exported(name, key.name, "exists", None)
+    env = lookup(cache_root, tool.lock.interpreter, tool.lock.resolution)
+    if env is None:
+        return Exported(name, key.name, "not-built", None)
+    if destination.read_only:
+        return Exported(name, key.name, "read-only", None)
+    say(f"packing the environment of {name} ({tool.env_id})")
+    info = _interpreter_info(tool, cache_root)
+    scratch = destination.scratch_dir()
+    if scratch is not None:
+        _, size = pack(env.path, scratch / key.name, interpreter=info, level=level)
+        destination.put(key, scratch / key.name)
+    else:
+        with tempfile.TemporaryDirectory(prefix="toolcache-export-") as folder:
+            _, size = pack(env.path, Path(folder) / key.name, interpreter=info, level=level)
+            say(f"uploading {key.name} ({size} bytes) to {destination.description}")
+            destination.put(key, Path(folder) / key.name)
+    return Exported(name, key.name, "written", size)
+
+
+def export(
+    manifest_path: Path,
+    tools: list[str],
+    *,
+    cache_root: Path,
+    to: Path | None,
+    store: str | None,
+    prune: bool,
+    mode: LockMode,
+    offline: bool,
+    output: Output,
+    read_only: bool = False,
+    level: int | None = None,
+) -> int:
+    """Export the environments of the manifest's tools (all, or ``tools``); 0 on success.
+
+    ``read_only`` (for untrusted builds) reports what would be uploaded and writes nothing.
+    """
+    from toolcache.archive.pack import LEVEL
+    from toolcache.store.local import FolderStore
+
+    if to is not None and store is not None:
+        raise ToolcacheError("--to and --store exclude each other")
+    result = make_plan(
+        manifest_path, tools, cache_root=cache_root, mode=mode, offline=offline, output=output
+    )
+    destination: Store = (
+        open_store(store, read_only=read_only)
+        if store is not None
+        else FolderStore(to or paths.archives_dir(cache_root), read_only=read_only)
+    )
+    rows: list[Exported] = []
+    removed: list[str] = []
+    try:
+        done: dict[str, Exported] = {}
+        for tool in result.tools:
+            name = archive_name(tool.lock.interpreter, tool.lock.resolution)
+            if name not in done:
+                done[name] = _export_one(
+                    tool,
+                    destination,
+                    cache_root=cache_root,
+                    level=LEVEL if level is None else level,
+                    say=output.progress,
+                )
+            exported = done[name]
+            if exported.status == "not-built":
+                output.warning(
+                    f"the environment of {tool.tool.name} ({tool.env_id}) is not in the cache:"
+                    " not exported"
+                )
+            rows.append(Exported(tool.tool.name, name, exported.status, exported.size))
+        if prune:
+            wanted = set(done)
+            for name in list(destination.names()):
+                if name not in wanted:
+                    if not destination.read_only:
+                        destination.remove(name)
+                    removed.append(name)
+    finally:
+        destination.close()
+    text = table(
+        [[r.tool, r.archive, r.status, "" if r.size is None else str(r.size)] for r in rows],
+        ["tool", "archive", "status", "size"],
+    )
+    verb = "would remove" if destination.read_only else "removed"
+    for name in removed:
+        text += f"{verb} {name}\n"
+    text += f"archives: {destination.description}\n"
+    output.result(text)
+    return 0

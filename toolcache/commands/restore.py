@@ -1,0 +1,260 @@
+"""``toolcache restore``: bring each tool's environment into the cache, the cheapest way.
+
+Per tool, one status: ``hit`` (present and healthy), ``restored`` (from an archive in the
+folder, ``--from``, by default ``paths.archives_dir``, or in a ``--store``), ``built`` (from
+the lock, when no archive matches or one was refused) or ``missing`` (``--no-build``). A
+refused archive (unsafe, corrupt, for another interpreter, ...) is reported as a warning and
+leaves the cache as it was. Output: text, versioned JSON, or GitHub step outputs
+(``status-<tool>``, ``cache-hit``) and a step-summary table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolcache import paths
+from toolcache.archive.contents import DEFAULT_SIZE_LIMIT, ArchiveError
+from toolcache.commands.plan import make_plan
+from toolcache.envs import store as env_store
+from toolcache.errors import HashMismatch, ToolcacheError
+from toolcache.locking import LockedTool, LockMode
+from toolcache.output import Output, table
+from toolcache.relocate import RelocationError
+from toolcache.store import ArchiveKey, Store, StoreError, open_store
+
+JSON_VERSION = 1
+STATUSES = ("hit", "restored", "built", "missing")
+
+
+@dataclass(frozen=True)
+class Restored:
+    tool: str
+    env_id: str
+    environment: Path
+    status: str  # one of STATUSES
+    seconds: float
+    source: str | None  # the archive restored from
+    refused: str | None  # why an archive was not used
+
+
+def _try_archive(
+    tool: LockedTool,
+    source: Store,
+    *,
+    cache_root: Path,
+    executable: Path,
+    size_limit: int,
+    output: Output,
+) -> tuple[str | None, str | None, str | None]:
+    """(status, where, refusal): status "restored"/"hit" or None when no archive was used."""
+    from toolcache.archive.restore import restore_environment
+
+    key = ArchiveKey(tool.lock.interpreter, tool.lock.resolution)
+    where: str | None = None
+    try:
+        with source.open(key) as download:
+            if download is None:
+                return None, None, None
+            where = download.where
+            output.progress(f"restoring {tool.tool.name} from {where}")
+            outcome, _ = restore_environment(
+                download.stream,
+                archive=key.name,
+                cache_root=cache_root,
+                interpreter_hash=tool.lock.interpreter,
+                resolution_hash=tool.lock.resolution,
+                packages=tuple((p.name, p.version, p.sha256) for p in tool.lock.packages),
+                executable=executable,
+                interpreter_description=tool.choice.description,
+                size_limit=size_limit,
+                verify_download=download.verify,
+            )
+            return outcome, where, None
+    except (ArchiveError, RelocationError, HashMismatch, StoreError, OSError) as exc:
+        reason = str(exc) if isinstance(exc, ToolcacheError) else f"{key.name}: {exc}"
+        output.warning(f"{tool.tool.name}: not restored: {reason}")
+        return None, where, reason
+
+
+def _restore_one(
+    tool: LockedTool,
+    source: Store,
+    *,
+    cache_root: Path,
+    no_build: bool,
+    offline: bool,
+    index_urls: tuple[str, ...],
+    size_limit: int,
+    output: Output,
+) -> Restored:
+    from toolcache.interpreter import probe
+
+    started = time.perf_counter()
+    lock = tool.lock
+    path = env_store.env_path(cache_root, lock.interpreter, lock.resolution)
+
+    def done(status: str, where: str | None = None, refused: str | None = None) -> Restored:
+        seconds = time.perf_counter() - started
+        return Restored(tool.tool.name, tool.env_id, path, status, seconds, where, refused)
+
+    if env_store.lookup(cache_root, lock.interpreter, lock.resolution) is not None:
+        return done("hit")
+    if tool.choice.executable is None:
+        raise ToolcacheError(
+            f"cannot restore {tool.tool.name}: it was locked for {tool.choice.description}, "
+            "not an interpreter on this machine"
+        )
+    status, where, refused = _try_archive(
+        tool,
+        source,
+        cache_root=cache_root,
+        executable=tool.choice.executable,
+        size_limit=size_limit,
+        output=output,
+    )
+    if status is not None:
+        return done(status, where)
+    if no_build:
+        return done("missing", where, refused)
+    interpreter = probe(tool.choice.executable, cache_root)
+    env_store.ensure(
+        lock,
+        interpreter,
+        cache_root,
+        index_urls=index_urls,
+        offline=offline,
+        progress=output.progress,
+    )
+    return done("built", where, refused)
+
+
+def restore(
+    manifest_path: Path,
+    tools: list[str],
+    *,
+    cache_root: Path,
+    from_: Path | None,
+    store: str | None,
+    no_build: bool,
+    mode: LockMode,
+    offline: bool,
+    output_format: str,
+    output: Output,
+    size_limit: int = DEFAULT_SIZE_LIMIT,
+) -> int:
+    """Restore (or build) the environments of the manifest's tools (all, or ``tools``).
+
+    Returns 0, whatever the statuses: ``missing`` is an answer, not a failure. Raises a
+    ``ToolcacheError`` when a build fails.
+    """
+    from toolcache.manifest import load
+    from toolcache.settings import index_settings
+    from toolcache.store.local import FolderStore
+
+    if from_ is not None and store is not None:
+        raise ToolcacheError("--from and --store exclude each other")
+    result = make_plan(
+        manifest_path, tools, cache_root=cache_root, mode=mode, offline=offline, output=output
+    )
+    settings = index_settings(load(manifest_path))
+    index_urls = (settings.index_url, *settings.extra_index_urls)
+    source: Store = (
+        open_store(store, read_only=True)
+        if store is not None
+        else FolderStore(from_ or paths.archives_dir(cache_root), read_only=True)
+    )
+    rows: list[Restored] = []
+    try:
+        by_env: dict[str, Restored] = {}
+        for tool in result.tools:
+            first = by_env.get(tool.env_id)
+            if first is None:
+                row = _restore_one(
+                    tool,
+                    source,
+                    cache_root=cache_root,
+                    no_build=no_build,
+                    offline=offline,
+                    index_urls=index_urls,
+                    size_limit=size_limit,
+                    output=output,
+                )
+                by_env[tool.env_id] = row
+            else:  # shares an environment with an earlier tool: same outcome, no extra time
+                row = Restored(
+                    tool.tool.name,
+                    first.env_id,
+                    first.environment,
+                    first.status,
+                    0.0,
+                    first.source,
+                    first.refused,
+                )
+            rows.append(row)
+    finally:
+        source.close()
+    if output_format == "json":
+        output.result(json.dumps(document(rows), indent=2))
+    else:
+        if output_format == "github":
+            write_github(rows, os.environ)
+        output.result(render_text(rows))
+    return 0
+
+
+def document(rows: list[Restored]) -> dict[str, Any]:
+    """The JSON output (``"version": 1``)."""
+    return {
+        "version": JSON_VERSION,
+        "tools": {
+            r.tool: {
+                "status": r.status,
+                "environment": str(r.environment),
+                "env-id": r.env_id,
+                "seconds": round(r.seconds, 3),
+                "source": r.source,
+                "refused": r.refused,
+            }
+            for r in rows
+        },
+    }
+
+
+def render_text(rows: list[Restored]) -> str:
+    return table(
+        [[r.tool, r.status, r.env_id, f"{r.seconds:.2f}s"] for r in rows],
+        ["tool", "status", "environment", "time"],
+    )
+
+
+def _append(name: str, environ: Mapping[str, str], text: str) -> None:
+    target = environ.get(name)
+    if not target:
+        raise ToolcacheError(f"--format github needs ${name} (set by GitHub Actions)")
+    with Path(target).open("a", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _output_name(tool: str) -> str:
+    return "status-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in tool)
+
+
+def write_github(rows: list[Restored], environ: Mapping[str, str]) -> None:
+    """``status-<tool>=<status>`` lines and ``cache-hit`` (true when nothing was built or
+    missing) to ``$GITHUB_OUTPUT``; a tool/status/time table to ``$GITHUB_STEP_SUMMARY``."""
+    lines = [f"{_output_name(r.tool)}={r.status}\n" for r in rows]
+    hit = all(r.status in ("hit", "restored") for r in rows)
+    lines.append(f"cache-hit={'true' if hit else 'false'}\n")
+    statuses = {r.tool: r.status for r in rows}
+    lines.append(f"statuses={json.dumps(statuses, separators=(',', ':'), sort_keys=True)}\n")
+    _append("GITHUB_OUTPUT", environ, "".join(lines))
+    if environ.get("GITHUB_STEP_SUMMARY"):
+        summary = ["### toolcache restore\n\n", "| tool | status | time |\n", "|---|---|---|\n"]
+        summary += [f"| {r.tool} | {r.status} | {r.seconds:.2f}s |\n" for r in rows]
+        _append("GITHUB_STEP_SUMMARY", environ, "".join(summary))
