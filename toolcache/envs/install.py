@@ -190,7 +190,7 @@ class _Linker:
     def __init__(self) -> None:
         self.copying = False
 
-    def place(self, source: Path, target: Path) -> None:
+    def place(self, source: str, target: str) -> None:
         """Link (else copy) ``source`` at ``target``, which must not exist."""
         if not self.copying:
             try:
@@ -204,8 +204,8 @@ class _Linker:
                 self.copying = exc.errno != errno.EMLINK
             else:
                 return
-        if target.exists() or target.is_symlink():
-            raise FileExistsError(errno.EEXIST, "File already exists", str(target))
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "File already exists", target)
         shutil.copy2(source, target)
 
 
@@ -226,34 +226,37 @@ def link_unpacked(tree: unpacked_mod.Unpacked, layout: Layout, python: Path) -> 
     schemes = {name: Path(p) for name, p in layout.as_dict().items()}
     root = tree.root_scheme
     records: list[tuple[Scheme, RecordEntry]] = []
-    made: set[Path] = set()
+    made: set[str] = set()
     linker = _Linker()
 
-    def folder_of(target: Path) -> None:
-        parent = target.parent
+    def folder_of(target: str) -> None:
+        parent = os.path.dirname(target)
         if parent not in made:
-            parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(parent, exist_ok=True)
             made.add(parent)
 
+    # Strings, not Paths, below: the loop runs once per file and pathlib triples its cost.
     try:
         for name, module, attr, section in tree.entry_points:
             filename, data = launcher(name, module, attr, section, str(python))
             target = schemes["scripts"] / filename
-            folder_of(target)
+            folder_of(str(target))
             digest = _write_new(target, data, executable=True)
             entry_record = RecordEntry(filename, Hash("sha256", digest), len(data))
             records.append((Scheme("scripts"), entry_record))
-        files = tree.files
+        files = str(tree.files)
+        dirs = {name: str(p) for name, p in schemes.items()}
         for entry in tree.entries:
-            target = schemes[entry.scheme] / entry.path
-            folder_of(target)
+            target_name = f"{dirs[entry.scheme]}/{entry.path}"
+            source = f"{files}/{entry.source}"
+            folder_of(target_name)
             if entry.python_script and not _WINDOWS:
-                with (files / entry.source).open("rb") as script:
+                with open(source, "rb") as script:
                     data = _relocatable(script).read()
-                digest = _write_new(target, data, executable=True)
+                digest = _write_new(Path(target_name), data, executable=True)
                 hash_, size = Hash("sha256", digest), len(data)
             else:
-                linker.place(files / entry.source, target)
+                linker.place(source, target_name)
                 hash_, size = Hash("sha256", entry.sha256), entry.size
             records.append((Scheme(entry.scheme), RecordEntry(entry.path, hash_, size)))
         dist_info = schemes[root] / tree.dist_info
