@@ -7,7 +7,8 @@
 
 Extraction happens before the lock is taken, so a refused archive never creates a lock file:
 on any failure the temporary folder is removed, and so are ``envs/<interp16>`` and ``envs``
-when this call created them, leaving the cache as it was. Builds remove ``.tmp-*`` folders of
+when this call created them (and the mtime of the folder that held them is put back),
+leaving the cache as it was. Builds remove ``.tmp-*`` folders of
 the environment they lock; restores use their own prefix, and remove their own leftovers once
 they are an hour old.
 """
@@ -81,6 +82,8 @@ def restore_environment(
     target = env_path(cache_root, interpreter_hash, resolution_hash)
     parent = target.parent
     created = _created_dirs(parent)
+    anchor = (created[0] if created else parent).parent
+    anchor_times = anchor.stat()
     parent.mkdir(parents=True, exist_ok=True)
     if not created:
         _clean_stale(parent)
@@ -122,6 +125,9 @@ def restore_environment(
         for folder in reversed(created):
             with contextlib.suppress(OSError):
                 folder.rmdir()
+        with contextlib.suppress(OSError):
+            if created and not created[0].exists():  # as it was, to the timestamp
+                os.utime(anchor, ns=(anchor_times.st_atime_ns, anchor_times.st_mtime_ns))
         raise
     finally:
         if tmp.exists():

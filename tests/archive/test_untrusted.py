@@ -1,0 +1,376 @@
+"""Malicious and broken archives: each is refused with one clear line, nothing is written
+outside the temporary folder, and the cache is left exactly as it was."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+
+from tests.archive import Runner, add_tool, copy_project, make_runner, write_project
+from tests.conftest import _changes, _snapshot
+from tests.support.index import LocalIndex
+from toolcache.archive.contents import MEMBER_NAME, ArchiveError, Entry, check_entries
+from toolcache.archive.contents import resolve_link as resolve
+
+Members = list[tuple[tarfile.TarInfo, bytes]]
+Receipt = dict[str, Any]
+
+
+@dataclass
+class Setup:
+    runner: Runner  # restores; its archives folder holds the archive under test
+    manifest: Path
+    archive: Path  # where the archive under test goes
+    original: bytes  # a good archive of the environment
+    outside: Path  # a folder that must stay empty
+
+
+@pytest.fixture
+def setup(tmp_path: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch) -> Setup:
+    add_tool(local_index, tmp_path / "dists")
+    a = make_runner(tmp_path, "A")
+    a.activate(monkeypatch)
+    manifest_a = write_project(a.work / "repo", local_index.url)
+    assert a.restore(manifest_a) == 0
+    assert a.export(manifest_a) == 0
+    (archive,) = (a.cache / "archives").iterdir()
+
+    b = make_runner(tmp_path, "B")
+    manifest_b = copy_project(manifest_a, b.work / "repo")
+    b.activate(monkeypatch)
+    assert b.restore(manifest_b, no_build=True) == 0  # probes the interpreter: a warm cache
+    assert json.loads(b.out.getvalue())["tools"]["lint"]["status"] == "missing"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (b.cache / "archives").mkdir()
+    return Setup(b, manifest_b, b.cache / "archives" / archive.name, archive.read_bytes(), outside)
+
+
+def unpack_tar(archive: bytes) -> tuple[Receipt, Members]:
+    data = zstandard.ZstdDecompressor().decompressobj().decompress(archive)
+    members: Members = []
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar:
+            stream = tar.extractfile(member) if member.isreg() else None
+            members.append((member, stream.read() if stream else b""))
+    receipt_member, receipt_data = members[0]
+    assert receipt_member.name == MEMBER_NAME
+    return json.loads(receipt_data), members[1:]
+
+
+def pack_tar(receipt: Receipt | None, members: Members, *, receipt_last: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        items = list(members)
+        if receipt is not None:
+            data = json.dumps(receipt).encode()
+            info = tarfile.TarInfo(MEMBER_NAME)
+            info.size = len(data)
+            items.insert(len(items) if receipt_last else 0, (info, data))
+        for info, data in items:
+            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
+    return zstandard.ZstdCompressor(level=1).compress(buffer.getvalue())
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", link: str = "") -> Any:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    info.linkname = link
+    info.mode = 0o644
+    return info, data
+
+
+def listed(path: str, data: bytes = b"") -> dict[str, Any]:
+    sha = hashlib.sha256(data).hexdigest()
+    return {"path": path, "type": "file", "executable": False, "size": len(data), "sha256": sha}
+
+
+def with_extra(
+    entry: dict[str, Any], extra: tuple[tarfile.TarInfo, bytes]
+) -> Callable[[Receipt, Members], tuple[Receipt, Members]]:
+    def change(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+        receipt["entries"].append(entry)
+        return receipt, [*members, extra]
+
+    return change
+
+
+def first_file(receipt: Receipt, members: Members) -> int:
+    return next(
+        i for i, (m, data) in enumerate(members) if m.isreg() and data and m.name.endswith(".py")
+    )
+
+
+def tamper_content(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+    i = first_file(receipt, members)
+    info, data = members[i]
+    members[i] = (info, bytes([data[0] ^ 1]) + data[1:])
+    return receipt, members
+
+
+def other_interpreter(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+    receipt["interpreter-hash"] = "0" * 64
+    return receipt, members
+
+
+def other_resolution(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+    receipt["resolution-hash"] = "1" * 64
+    return receipt, members
+
+
+def other_packages(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+    receipt["packages"][0][1] = "9.9"
+    return receipt, members
+
+
+def size_lie(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+    i = first_file(receipt, members)
+    info, data = members[i]
+    bigger = data + b"\0" * (1 << 20)
+    new = copy.copy(info)
+    new.size = len(bigger)
+    members[i] = (new, bigger)
+    return receipt, members
+
+
+def hardlink(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+    receipt["entries"].append(listed("evil"))
+    return receipt, [*members, member("evil", tarfile.LNKTYPE, link="/etc/passwd")]
+
+
+def device(kind: bytes) -> Callable[[Receipt, Members], tuple[Receipt, Members]]:
+    def change(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+        receipt["entries"].append(listed("dev"))
+        return receipt, [*members, member("dev", kind)]
+
+    return change
+
+
+def unlisted(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+    return receipt, [*members, member("extra.py", data=b"print(1)\n")]
+
+
+def symlink_entry(path: str, target: str) -> Callable[[Receipt, Members], tuple[Receipt, Members]]:
+    def change(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+        receipt["entries"].append({"path": path, "type": "symlink", "target": target})
+        return receipt, [*members, member(path, tarfile.SYMTYPE, link=target)]
+
+    return change
+
+
+def through_symlink(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+    receipt, members = symlink_entry("lnk", "lib")(receipt, members)
+    receipt["entries"].append(listed("lnk/x.py", b"x"))
+    return receipt, [*members, member("lnk/x.py", data=b"x")]
+
+
+def chained_escape(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+    receipt, members = symlink_entry("lib/up", "..")(receipt, members)
+    return symlink_entry("esc", "lib/up/../..")(receipt, members)
+
+
+def member_name_differs(name: str) -> Callable[[Receipt, Members], tuple[Receipt, Members]]:
+    def change(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+        receipt["entries"].append(listed("fine.py", b"x"))
+        return receipt, [*members, member(name, data=b"x")]
+
+    return change
+
+
+CASES: dict[str, tuple[Callable[[Receipt, Members], tuple[Receipt, Members]], str]] = {
+    "absolute path": (with_extra(listed("/tmp/evil"), member("/tmp/evil")), "is absolute"),
+    "dot-dot": (with_extra(listed("../../evil"), member("../../evil")), "contains '..'"),
+    "absolute member under a listed name": (member_name_differs("/tmp/evil"), "is absolute"),
+    "dot-dot member under a listed name": (member_name_differs("lib/../../x"), "'..'"),
+    "symlink escaping": (symlink_entry("lib/esc", "../../.."), "leads outside"),
+    "absolute symlink": (symlink_entry("esc", "/etc"), "leads outside"),
+    "symlink escaping through another": (chained_escape, "leads outside"),
+    "write through a symlink": (through_symlink, "is not a directory"),
+    "hardlink": (hardlink, "hardlinks are not allowed"),
+    "fifo": (device(tarfile.FIFOTYPE), "device or FIFO"),
+    "character device": (device(tarfile.CHRTYPE), "device or FIFO"),
+    "block device": (device(tarfile.BLKTYPE), "device or FIFO"),
+    "file content changed": (tamper_content, "sha256 mismatch"),
+    "file larger than listed": (size_lie, "is not what its receipt lists"),
+    "unlisted member": (unlisted, "not listed in its receipt"),
+    "other interpreter": (other_interpreter, "made for interpreter 0000000000000000"),
+    "other resolution": (other_resolution, "holds resolution 1111111111111111"),
+    "other packages": (other_packages, "package list does not match"),
+}
+
+
+def check_refused(setup: Setup, data: bytes, expected: str, **options: Any) -> str:
+    setup.archive.write_bytes(data)
+    before = _snapshot(setup.runner.cache)
+    assert setup.runner.restore(setup.manifest, no_build=True, **options) == 0
+    result = json.loads(setup.runner.out.getvalue())["tools"]["lint"]
+    assert result["status"] == "missing"
+    reason = result["refused"]
+    assert reason is not None and expected in reason, reason
+    assert "\n" not in reason
+    assert _changes(before, _snapshot(setup.runner.cache)) == []
+    assert list(setup.outside.iterdir()) == []
+    assert not (setup.runner.root.parent / "evil").exists()
+    assert f"not restored: {reason}" in setup.runner.err.getvalue()
+    return str(reason)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_malicious_archive_is_refused(setup: Setup, case: str) -> None:
+    change, expected = CASES[case]
+    receipt, members = unpack_tar(setup.original)
+    receipt, members = change(receipt, members)
+    check_refused(setup, pack_tar(receipt, members), expected)
+
+
+def test_the_good_archive_restores(setup: Setup) -> None:
+    # The control for the cases above: unpacked and packed again by the same helpers.
+    receipt, members = unpack_tar(setup.original)
+    setup.archive.write_bytes(pack_tar(receipt, members))
+    assert setup.runner.restore(setup.manifest, no_build=True) == 0
+    assert json.loads(setup.runner.out.getvalue())["tools"]["lint"]["status"] == "restored"
+
+
+def test_receipt_not_first_is_refused(setup: Setup) -> None:
+    receipt, members = unpack_tar(setup.original)
+    check_refused(setup, pack_tar(receipt, members, receipt_last=True), "not the receipt")
+
+
+def test_missing_receipt_is_refused(setup: Setup) -> None:
+    _, members = unpack_tar(setup.original)
+    check_refused(setup, pack_tar(None, members), "not the receipt")
+
+
+def test_missing_member_is_refused(setup: Setup) -> None:
+    receipt, members = unpack_tar(setup.original)
+    check_refused(setup, pack_tar(receipt, members[:-3]), "truncated")
+
+
+def test_truncated_zstd_is_refused(setup: Setup) -> None:
+    check_refused(setup, setup.original[: len(setup.original) // 2], "truncated")
+
+
+def test_corrupt_zstd_is_refused(setup: Setup) -> None:
+    data = bytearray(setup.original)
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(b ^ 0x5A for b in data[middle : middle + 64])
+    check_refused(setup, bytes(data), "")
+
+
+def test_not_zstd_is_refused(setup: Setup) -> None:
+    check_refused(setup, b"PK\x03\x04 this is a zip" * 100, "not valid zstd data")
+
+
+def test_expanding_past_the_size_limit_is_refused(setup: Setup) -> None:
+    check_refused(setup, setup.original, "size limit", size_limit=100)
+
+
+def test_bomb_within_a_member_is_refused(setup: Setup) -> None:
+    # A member that declares 1 GiB (of zeros: a few KiB compressed) while the receipt says less.
+    receipt, members = unpack_tar(setup.original)
+    receipt["entries"].append(listed("bomb", b"x"))
+    info, _ = member("bomb", data=b"x")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        data = json.dumps(receipt).encode()
+        head = tarfile.TarInfo(MEMBER_NAME)
+        head.size = len(data)
+        tar.addfile(head, io.BytesIO(data))
+        for m, d in members:
+            tar.addfile(m, io.BytesIO(d) if m.isreg() else None)
+        info.size = 1 << 30
+        buffer.write(info.tobuf(tarfile.PAX_FORMAT))
+    compressor = zstandard.ZstdCompressor(level=1).compressobj()
+    bomb = compressor.compress(buffer.getvalue())
+    zeros = b"\0" * (1 << 20)
+    for _ in range(1 << 10):
+        bomb += compressor.compress(zeros)
+    bomb += compressor.flush()
+    assert len(bomb) < 1 << 20
+    check_refused(setup, bomb, "is not what its receipt lists")
+
+
+def test_refused_archive_falls_back_to_building(setup: Setup, local_index: LocalIndex) -> None:
+    del local_index  # still serving: building is possible
+    receipt, members = unpack_tar(setup.original)
+    receipt, members = tamper_content(receipt, members)
+    setup.archive.write_bytes(pack_tar(receipt, members))
+    assert setup.runner.restore(setup.manifest) == 0
+    result = json.loads(setup.runner.out.getvalue())["tools"]["lint"]
+    assert result["status"] == "built"
+    assert "sha256 mismatch" in result["refused"]
+    env = Path(result["environment"])
+    assert (env / "bin" / "lintme").exists()
+    # Nothing of the refused archive is left beside the environment.
+    assert [p.name for p in env.parent.iterdir() if p.name.startswith(".restore-")] == []
+
+
+def test_a_broken_environment_is_replaced_by_a_restore(setup: Setup) -> None:
+    setup.archive.write_bytes(setup.original)
+    assert setup.runner.restore(setup.manifest, no_build=True) == 0
+    env = Path(json.loads(setup.runner.out.getvalue())["tools"]["lint"]["environment"])
+    (env / "pyvenv.cfg").unlink()
+    assert setup.runner.restore(setup.manifest, no_build=True) == 0
+    assert json.loads(setup.runner.out.getvalue())["tools"]["lint"]["status"] == "restored"
+    assert (env / "pyvenv.cfg").is_file()
+
+
+# --- the receipt's rules on their own ----------------------------------------------------------
+
+
+def test_resolve_link_follows_the_archives_own_links() -> None:
+    assert resolve("bin/python3", "python", {}) == "bin/python"
+    assert resolve("lib64", "lib", {}) == "lib"
+    assert resolve("a/b", "../c", {}) == "c"
+    assert resolve("a/b", "../../c", {}) is None
+    assert resolve("a/b", "/etc", {}) is None
+    # lexically inside, really outside: a/up is the root, so a/up/.. is above it
+    assert resolve("x", "a/up/..", {"a/up": ".."}) is None
+    assert resolve("x", "a/up/lib", {"a/up": ".."}) == "lib"
+    assert resolve("loop", "loop/x", {"loop": "loop/x"}) is None
+
+
+def test_check_entries_rules() -> None:
+    def refused(*entries: Entry, limit: int = 1 << 30) -> str:
+        with pytest.raises(ArchiveError) as info:
+            check_entries(entries, archive="t", size_limit=limit)
+        return info.value.reason
+
+    file = Entry("a", "file", size=10, sha256="0" * 64)
+    assert "listed twice" in refused(file, file)
+    assert "not listed before it" in refused(Entry("d/a", "file", size=1, sha256="0" * 64))
+    assert "size limit" in refused(file, Entry("b", "file", size=10, sha256="0" * 64), limit=15)
+    assert "NUL" in refused(Entry("a\0b", "dir"))
+    assert "backslash" in refused(Entry("a\\..\\b", "dir"))
+    assert "not normalized" in refused(Entry("a//b", "dir"))
+    check_entries(
+        [Entry("d", "dir"), Entry("d/a", "symlink", target="../d")], archive="t", size_limit=1
+    )
+
+
+def test_environment_with_a_link_outside_cannot_be_exported(tmp_path: Path) -> None:
+    from toolcache.archive.contents import scan
+
+    env = tmp_path / "env"
+    (env / "bin").mkdir(parents=True)
+    (env / "bin" / "x").symlink_to("/etc/passwd")
+    with pytest.raises(ArchiveError, match="links outside the environment"):
+        scan(env, base_interpreter=os.path.realpath("/usr/bin/env"), archive="t")
+    (env / "bin" / "x").unlink()
+    (env / "bin" / "y").symlink_to("../../..")
+    with pytest.raises(ArchiveError, match="leads outside"):
+        scan(env, base_interpreter="/nothing", archive="t")
+    shutil.rmtree(env)
