@@ -62,12 +62,13 @@ def toolcache(
     )
 
 
-def imported(stderr: str) -> set[str]:
-    """Top-level module names from ``-X importtime`` output."""
+def imported(stderr: str, *, full: bool = False) -> set[str]:
+    """Module names (top-level ones unless ``full``) from ``-X importtime`` output."""
     names = set()
     for line in stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
-            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+            name = line.rsplit("|", 1)[1].strip()
+            names.add(name if full else name.split(".")[0])
     return names
 
 
@@ -104,6 +105,10 @@ def test_run_builds_then_hits_without_network_or_heavy_imports(
     assert hit.stdout == f"lintme ['x'] {envs[0]}\n"
     assert local_index.requests == []
     assert not imported(hit.stderr) & set(HEAVY), imported(hit.stderr) & set(HEAVY)
+    ours = {m for m in imported(hit.stderr, full=True) if m.startswith("toolcache")}
+    allowed = {"toolcache", "toolcache.__main__", "toolcache._entry", "toolcache._hit"}
+    assert "toolcache._hit" in ours
+    assert ours <= allowed | {"toolcache.paths", "toolcache.runner"}
 
 
 def test_run_follows_manifest_changes_and_missing_environments(

@@ -1,18 +1,17 @@
 """The console script, and the cache-hit paths of ``run`` and ``plan``.
 
-Standard library and toolcache's small modules only. When the ``stamp`` record for the
-manifest is valid (manifest, locks, interpreters and settings unchanged) and, for ``run``, the
-environment is present and healthy, the tool is started (``run``) or the plan printed
-(``plan``) without importing Typer, PyYAML, packaging, httpx or resolvelib. Anything else, an
-option this parser does not know included, goes to the full CLI, which does the same job the
-long way and records the result for next time.
+Standard library and toolcache's small modules only. When the ``_hit`` record of a tool is
+valid (manifest, lock, interpreters, environment and settings unchanged), ``run`` starts the
+tool importing nothing but ``os``, ``sys`` and ``zlib``; when the ``stamp`` record of the
+manifest is valid, ``plan`` prints without importing Typer, PyYAML, packaging or httpx.
+Anything else, an option this parser does not know included, goes to the full CLI, which does
+the same job the long way and records the result for next time.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 RUN_FLAGS = {"--locked", "--frozen", "--offline", "-q", "--quiet"}
 PLAN_FLAGS = RUN_FLAGS
@@ -64,44 +63,40 @@ def _parse(
     return values, seen, []
 
 
-def _cache_root(values: dict[str, list[str]]) -> Path:
+def _cache_root(values: dict[str, list[str]]) -> str:
     from toolcache import paths
 
     if "cache_dir" in values:
-        return Path(values["cache_dir"][-1]).expanduser().absolute()
-    return paths.cache_root()
+        return os.path.abspath(os.path.expanduser(values["cache_dir"][-1]))
+    return paths.cache_root_str()
 
 
-def _manifest(values: dict[str, list[str]]) -> Path:
-    return Path(values.get("manifest", ["tools.yaml"])[-1])
+def _manifest(values: dict[str, list[str]]) -> str:
+    return os.path.abspath(values.get("manifest", ["tools.yaml"])[-1])
 
 
 def fast_run(args: list[str]) -> int | None:
-    """Run the tool from a valid record and a healthy environment; None to take the long way."""
-    from toolcache import stamp
-    from toolcache.envs.store import lookup
+    """Run the tool from a valid hit record; None to take the long way."""
+    from toolcache import _hit
 
     values, _flags, rest = _parse(args, RUN_FLAGS, VALUED, positional=True)
     tool, extra = rest[0], rest[1:]
     if extra[:1] == ["--"]:
         extra = extra[1:]
-    cache_root = _cache_root(values)
-    record = stamp.load(cache_root, _manifest(values), os.environ)
-    entry = stamp.tool(record, tool) if record is not None else None
-    if entry is None:
+    found = _hit.read(_cache_root(values), _manifest(values), tool)
+    if found is None:
         return None
-    document = entry["document"]
-    env = lookup(cache_root, document["interpreter"], document["resolution"])
-    if env is None:
-        return None
+    env_dir, bin_dir, argv = found
+    _hit.mark_used(env_dir)
     from toolcache.runner import exec_tool
 
-    return exec_tool(env.path, env.bin_dir, [*entry["run"], *extra], tool)
+    return exec_tool(env_dir, bin_dir, [*argv, *extra], tool)
 
 
 def fast_plan(args: list[str]) -> int | None:
     """Print the plan from a valid record; None to take the long way."""
     import platform
+    from pathlib import Path
 
     from toolcache import keys, paths, plan_output, stamp
     from toolcache.output import Output
@@ -110,8 +105,8 @@ def fast_plan(args: list[str]) -> int | None:
     output_format = values.get("format", ["text"])[-1]
     if output_format not in ("text", "json", "github"):
         return None
-    cache_root = _cache_root(values)
-    record = stamp.load(cache_root, _manifest(values), os.environ)
+    cache_root = Path(_cache_root(values))
+    record = stamp.load(cache_root, Path(_manifest(values)), os.environ)
     if record is None:
         return None
     names = list(dict.fromkeys(values.get("tool", []))) or list(record.get("all-tools", []))

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def source():
     # type: () -> str
     """The text of this module, to run with ``python -c``."""
-    with open(__file__, encoding="utf-8") as f:  # noqa: PTH123 - no pathlib in a 2.7-safe file
+    with open(__file__, encoding="utf-8") as f:
         return f.read()
 
 
@@ -45,7 +45,7 @@ def _elf_header(executable):
     import struct
 
     try:
-        with open(executable, "rb") as f:  # noqa: PTH123
+        with open(executable, "rb") as f:
             ident = f.read(16)
             if len(ident) < 16 or ident[:4] != b"\x7fELF":
                 return None

@@ -265,12 +265,11 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         output.error("interrupted")
         return 130
-    except Exception as exc:  # a click usage error or a bug
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
+    except Exception as exc:  # a usage error (click's, vendored or not) or a bug
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            return exit_code
         return _bug(exc, output)
     return code if isinstance(code, int) else 0
 

@@ -4,23 +4,37 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing itself costs milliseconds on the cache-hit path
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def cache_root_str() -> str:
+    """``TOOLCACHE_CACHE_DIR``, else ``$XDG_CACHE_HOME/toolcache``, else the platform's.
+
+    A string, with ``os.path`` only: the cache-hit path of ``run`` does not import pathlib.
+    """
+    explicit = os.environ.get("TOOLCACHE_CACHE_DIR")
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return os.path.join(xdg, "toolcache")
+    home = os.path.expanduser("~")
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Caches", "toolcache")
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
+        return os.path.join(local, "toolcache", "Cache")
+    return os.path.join(home, ".cache", "toolcache")
 
 
 def cache_root() -> Path:
-    """``TOOLCACHE_CACHE_DIR``, else ``$XDG_CACHE_HOME/toolcache``, else the platform's."""
-    explicit = os.environ.get("TOOLCACHE_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser().absolute()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg and Path(xdg).is_absolute():
-        return Path(xdg) / "toolcache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "toolcache"
-    if sys.platform == "win32":
-        local = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(local) / "toolcache" / "Cache"
-    return Path.home() / ".cache" / "toolcache"
+    """The cache root (see ``cache_root_str``)."""
+    from pathlib import Path
+
+    return Path(cache_root_str())
 
 
 def http_cache_dir(root: Path) -> Path:

@@ -8,7 +8,7 @@ import platform
 import sys
 from pathlib import Path
 
-from toolcache import keys, paths, stamp
+from toolcache import _hit, keys, paths, stamp
 from toolcache.commands.plan import Plan
 from toolcache.errors import ToolcacheError
 from toolcache.locking import LockMode, Planner
@@ -27,6 +27,7 @@ def run(
     offline: bool,
     output: Output,
 ) -> int:
+    from toolcache.envs.receipt import FILENAME as RECEIPT
     from toolcache.envs.store import ensure
 
     manifest = load(manifest_path)
@@ -73,4 +74,22 @@ def run(
         },
         plan.all_tools,
     )
-    return exec_tool(env.path, env.bin_dir, [*tool.run, *args], tool.name)
+    manifest_abs = str(manifest_path.absolute())
+    _hit.write(
+        str(cache_root),
+        manifest_abs,
+        tool.name,
+        _hit.fields(
+            manifest=manifest_abs,
+            tool=tool.name,
+            lock=str(locked.lock.path.absolute()),
+            interpreter=str(interpreter.executable),
+            base=env.receipt.base.realpath,
+            receipt=str(env.path / RECEIPT),
+            env_dir=str(env.path),
+            bin_dir=str(env.bin_dir),
+            argv=list(tool.run),
+            environ=os.environ,
+        ),
+    )
+    return exec_tool(str(env.path), str(env.bin_dir), [*tool.run, *args], tool.name)

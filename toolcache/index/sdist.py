@@ -163,8 +163,9 @@ class SdistBuilder:
     # -- building ------------------------------------------------------------------------
 
     def _build(self, sdist: Path) -> bytes:
-        import build
         import build.env
+
+        import build
 
         output: list[bytes] = []
 
