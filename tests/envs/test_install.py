@@ -8,6 +8,7 @@ import errno
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ from tests.conftest import Dists
 from tests.support.index import LocalIndex
 from toolcache import manifest as manifest_mod
 from toolcache.envs import install, store, unpacked
+from toolcache.index import client as client_mod
 from toolcache.interpreter import probe
 from toolcache.locking import Planner
 
@@ -248,3 +250,34 @@ def test_built_environments_link_from_the_unpacked_cache(
         [str(env.bin_dir / "lintme"), "x"], capture_output=True, text=True, check=False
     )
     assert proc.stdout == "lintme 2.0 x\n", proc.stderr
+
+
+def test_a_rebuild_from_unpacked_wheels_needs_no_http_client(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local_index.add(dists.wheel("lintme", "2.0", console_scripts={"lintme": "lintme:main"}))
+    path = tmp_path / "p" / "tools.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        f"index-url: {local_index.url}\npython: {sys.executable}\ntools:\n  lint: lintme\n",
+        encoding="utf-8",
+    )
+    cache = tmp_path / "cache"
+    loaded = manifest_mod.load(path)
+    lock = Planner(loaded, cache_root=cache).lock_tool(loaded.tools["lint"]).lock
+    interpreter = probe(Path(sys.executable), cache)
+    first = store.ensure(lock, interpreter, cache)
+    shutil.rmtree(first.path)
+    for wheel in (cache / "files-v1").glob("??/*/*.whl"):
+        wheel.unlink()  # the tree is enough, offline too
+
+    def no_client(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an HTTP client was made")
+
+    monkeypatch.setattr(client_mod, "IndexClient", no_client)
+    again = store.ensure(lock, interpreter, cache, offline=True)
+    assert again.path == first.path
+    proc = subprocess.run(
+        [str(again.bin_dir / "lintme"), "y"], capture_output=True, text=True, check=False
+    )
+    assert proc.stdout == "lintme 2.0 y\n", proc.stderr

@@ -4,16 +4,20 @@
    process may have built it meanwhile.
 2. Build in ``envs/<interp16>/.tmp-<res16>-<random>``. Leftovers of killed builds are removed
    when their lock is free (ours: always, since we hold it; others: after an hour).
-3. Create the virtual environment with the interpreter's own ``venv`` module, without pip and
-   without activate scripts, while the lock's files download concurrently (each verified
-   against its sha256 by ``IndexClient.download``).
+3. Create the virtual environment without pip and activate scripts: written directly when
+   ``venv``'s result is known (CPython and PyPy on Linux), else by the interpreter's own
+   ``venv`` module. Meanwhile the lock's files download (each verified against its sha256
+   by ``IndexClient.download``) and wheels are unpacked once into the cache
+   (``toolcache.envs.unpacked``); a wheel already unpacked needs neither (nor, when all are,
+   the HTTP client).
 4. Turn sdists into wheels once per interpreter (PEP 517 through ``build``, in an isolated
    environment of the target interpreter), cached under ``files-v1/built``.
-5. Install every wheel with ``installer`` (see ``toolcache.envs.install``).
+5. Install every wheel by hard-linking its unpacked files (see ``toolcache.envs.install``).
 6. Write the receipt last, then rename the directory into place.
 
 Nothing here resolves: the lock is the whole truth. Any failure, Ctrl-C included, removes the
-temporary directory, so the cache is as it was apart from verified downloads.
+temporary directory, so the cache is as it was apart from verified downloads and the trees
+unpacked from them.
 """
 
 from __future__ import annotations
@@ -206,30 +210,33 @@ def _build_into(
     offline: bool,
     say: Progress,
 ) -> receipt_mod.Receipt:
-    from toolcache.index.client import IndexClient
-
     if offline:
         missing = missing_offline(lock, interpreter, cache_root)
         if missing:
             raise MissingOffline(lock.tool, missing)
-    with IndexClient(cache_root, offline=offline) as client:
-        for url in index_urls:
-            client.register(url)
-        count = len(lock.packages)
-        say(
-            f"creating the environment of {lock.tool} ({count} packages) with "
-            f"{interpreter.describe()}"
-        )
-        with ThreadPoolExecutor(max_workers=max(1, min(MAX_DOWNLOADS, count + 1))) as pool:
-            venv_future = pool.submit(create_venv, interpreter, tmp, lock.tool)
-            downloads = {
-                package: pool.submit(_fetch_and_unpack, client, lock, package, cache_root)
-                for package in lock.packages
-            }
-            with _cancel_on_error(pool):
-                files = {package: future.result() for package, future in downloads.items()}
-                layout = venv_future.result()
-    settings = _build_settings(lock, index_urls)
+    count = len(lock.packages)
+    say(f"creating the environment of {lock.tool} ({count} packages) with {interpreter.describe()}")
+    found = {package: _present_tree(cache_root, package) for package in lock.packages}
+    files = {package: tree for package, tree in found.items() if tree is not None}
+    needed = [package for package in lock.packages if package not in files]
+    if not needed:  # every wheel is unpacked already: no HTTP client (nor its imports)
+        layout = create_venv(interpreter, tmp, lock.tool)
+    else:
+        from toolcache.index.client import IndexClient
+
+        with IndexClient(cache_root, offline=offline) as client:
+            for url in index_urls:
+                client.register(url)
+            workers = max(1, min(MAX_DOWNLOADS, len(needed) + 1))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                venv_future = pool.submit(create_venv, interpreter, tmp, lock.tool)
+                downloads = {
+                    package: pool.submit(_fetch_and_unpack, client, lock, package, cache_root)
+                    for package in needed
+                }
+                with _cancel_on_error(pool):
+                    files.update((p, future.result()) for p, future in downloads.items())
+                    layout = venv_future.result()
     trees: list[Path] = []
     for package in lock.packages:
         file = files[package]
@@ -240,7 +247,7 @@ def _build_into(
                 package.sha256,
                 interpreter=interpreter,
                 cache_root=cache_root,
-                settings=settings,
+                settings=_build_settings(lock, index_urls),
                 offline=offline,
                 tool=lock.tool,
             )
@@ -290,15 +297,21 @@ def _fetch(client: IndexClient, lock: ToolLock, package: LockedPackage) -> Path:
     raise BuildError(lock.tool, "lock", f"{package.name} {package.version} has no url or path")
 
 
+def _present_tree(cache_root: Path, package: LockedPackage) -> Path | None:
+    """The wheel's tree unpacked in the cache, when it is there (then the wheel file is not
+    needed: the tree was checked against it when it was unpacked)."""
+    if package.kind != "wheel":
+        return None
+    tree = unpacked.tree_path(cache_root, package.sha256)
+    return tree if unpacked.load(tree) is not None else None
+
+
 def _fetch_and_unpack(
     client: IndexClient, lock: ToolLock, package: LockedPackage, cache_root: Path
 ) -> Path:
     """A wheel's tree unpacked in the cache (see ``toolcache.envs.unpacked``), or an sdist."""
     if package.kind != "wheel":
         return _fetch(client, lock, package)
-    tree = unpacked.tree_path(cache_root, package.sha256)
-    if unpacked.load(tree) is not None:
-        return tree  # installed before: the wheel file is not even looked at
     return unpacked.ensure(_fetch(client, lock, package), package.sha256, cache_root).root
 
 
@@ -324,6 +337,8 @@ def missing_offline(lock: ToolLock, interpreter: Interpreter, cache_root: Path) 
                 missing.append(f"{package.filename} (at {_local_file(lock, package)})")
             continue
         if package.kind == "sdist" and _built_wheel(cache_root, package.sha256, interpreter):
+            continue
+        if _present_tree(cache_root, package) is not None:
             continue
         if not _cached_file(cache_root, package).is_file():
             missing.append(package.filename)

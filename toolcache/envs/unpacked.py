@@ -121,13 +121,24 @@ def tree_path(cache_root: Path, sha256: str) -> Path:
     return paths.wheel_cache_dir(cache_root) / "unpacked" / sha256[:2] / sha256
 
 
+#: Trees already read, by path, with the inode of their index: a tree is never changed in
+#: place (only replaced whole), so the build's check and the install share one parse.
+_LOADED: dict[Path, tuple[int, Unpacked]] = {}
+
+
 def load(root: Path) -> Unpacked | None:
     """The unpacked wheel at ``root``, or None when there is none (or of another format)."""
+    index = root / INDEX
     try:
-        data = json.loads((root / INDEX).read_bytes())
-        return Unpacked.from_json(root, data)
+        inode = index.stat().st_ino
+        seen = _LOADED.get(root)
+        if seen is not None and seen[0] == inode:
+            return seen[1]
+        found = Unpacked.from_json(root, json.loads(index.read_bytes()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    _LOADED[root] = (inode, found)
+    return found
 
 
 def ensure(wheel: Path, sha256: str, cache_root: Path) -> Unpacked:
