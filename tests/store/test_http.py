@@ -1,0 +1,210 @@
+"""The HTTP store against a real nginx with WebDAV PUT on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from tests.archive import Runner, add_tool, copy_project, make_runner, run_script, write_project
+from tests.conftest import _changes, _snapshot
+from tests.support.index import LocalIndex
+from tests.support.nginx import Nginx
+from toolcache.commands.export import export
+from toolcache.locking import LockMode
+from toolcache.output import Output
+from toolcache.store import ArchiveKey, StoreError
+from toolcache.store.http import HttpStore, Pointer
+
+
+@pytest.fixture
+def built(tmp_path: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch) -> Runner:
+    """Runner A, with the lint tool's environment built."""
+    add_tool(local_index, tmp_path / "dists")
+    a = make_runner(tmp_path, "A")
+    a.activate(monkeypatch)
+    write_project(a.work / "repo", local_index.url)
+    assert a.restore(manifest(a)) == 0
+    return a
+
+
+def manifest(runner: Runner) -> Path:
+    return runner.work / "repo" / "tools.yaml"
+
+
+def runner_b(a: Runner, monkeypatch: pytest.MonkeyPatch) -> tuple[Runner, Path]:
+    b = make_runner(a.root.parent, "B")
+    copied = copy_project(manifest(a), b.work / "repo")
+    b.activate(monkeypatch)
+    return b, copied
+
+
+def status(runner: Runner, tool: str = "lint") -> str:
+    return str(json.loads(runner.out.getvalue())["tools"][tool]["status"])
+
+
+def test_round_trip(
+    built: Runner, nginx: Nginx, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert built.export(manifest(built), store=nginx.url) == 0
+    puts = [r for r in nginx.requests() if r.method == "PUT"]
+    assert [(r.path.split("/")[2], r.status) for r in puts] == [("cas", 201), ("ac", 201)]
+    (blob,) = nginx.files("cas")
+    (pointer,) = nginx.files("ac")
+    document = json.loads(pointer.read_bytes())
+    assert document["sha256"] == blob.name and document["size"] == blob.stat().st_size
+
+    # Exporting again uploads nothing.
+    assert built.export(manifest(built), store=nginx.url) == 0
+    assert "exists" in built.out.getvalue()
+    assert [r for r in nginx.requests() if r.method == "PUT"] == puts
+
+    local_index.stop()
+    b, copied = runner_b(built, monkeypatch)
+    assert b.restore(copied, store=nginx.url, offline=True, mode=LockMode.LOCKED) == 0
+    assert status(b) == "restored", b.err.getvalue()
+    env = Path(json.loads(b.out.getvalue())["tools"]["lint"]["environment"])
+    proc = run_script(env / "bin" / "lintme", "--check")
+    assert (proc.returncode, proc.stdout) == (0, "lintme ok --check\n"), proc.stderr
+    assert [r for r in nginx.requests() if r.method == "PUT"] == puts
+
+
+def test_concurrent_writers_of_the_same_environment(
+    built: Runner, nginx: Nginx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both exports find nothing on the server, then upload at the same moment.
+    barrier = threading.Barrier(2, timeout=60)
+    original = HttpStore.put
+
+    def put_together(self: HttpStore, key: ArchiveKey, archive: Path) -> None:
+        barrier.wait()
+        original(self, key, archive)
+
+    monkeypatch.setattr(HttpStore, "put", put_together)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            results.append(
+                export(
+                    manifest(built),
+                    [],
+                    cache_root=built.cache,
+                    to=None,
+                    store=nginx.url,
+                    prune=False,
+                    mode=LockMode.LOCKED,
+                    offline=True,
+                    output=Output(quiet=True, out=io.StringIO(), err=io.StringIO()),
+                )
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and results == [0, 0]
+    assert len(nginx.files("cas")) == 1 and len(nginx.files("ac")) == 1
+    assert len([r for r in nginx.requests() if r.method == "PUT" and "/ac/" in r.path]) == 2
+
+    monkeypatch.undo()
+    b, copied = runner_b(built, monkeypatch)
+    assert b.restore(copied, store=nginx.url, no_build=True) == 0
+    assert status(b) == "restored", b.err.getvalue()
+
+
+def test_failed_upload_writes_no_pointer_and_the_next_export_retries(
+    built: Runner, nginx: Nginx
+) -> None:
+    with pytest.raises(StoreError) as info:
+        built.export(manifest(built), store=nginx.flaky_url)
+    assert "/cas/" in str(info.value)
+    assert nginx.files("ac") == [] and nginx.files("cas") == []
+    assert not [r for r in nginx.requests() if "/ac/" in r.path and r.method == "PUT"]
+
+    assert built.export(manifest(built), store=nginx.url) == 0
+    assert "written" in built.out.getvalue()
+    assert len(nginx.files("ac")) == 1 and len(nginx.files("cas")) == 1
+
+
+def test_read_only_never_puts(built: Runner, nginx: Nginx, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert built.export(manifest(built), store=nginx.url, read_only=True) == 0
+    assert "read-only" in built.out.getvalue()
+    assert built.export(manifest(built), store=nginx.url, read_only=True, prune=False) == 0
+    b, copied = runner_b(built, monkeypatch)
+    assert b.restore(copied, store=nginx.url, no_build=True) == 0
+    assert status(b) == "missing"
+    assert b.restore(copied, store=nginx.url) == 0
+    assert status(b) == "built"
+    assert [r.method for r in nginx.requests() if r.method not in ("GET", "HEAD")] == []
+    assert nginx.files("cas") == [] and nginx.files("ac") == []
+
+    store = HttpStore(nginx.url, read_only=True)
+    with pytest.raises(StoreError, match="read-only"):
+        store.put(ArchiveKey("a" * 64, "b" * 64), Path(__file__))
+    store.close()
+
+
+def test_a_server_that_refuses_writes_fails_the_export_clearly(built: Runner, nginx: Nginx) -> None:
+    with pytest.raises(StoreError) as info:
+        built.export(manifest(built), store=nginx.readonly_url)
+    assert "403" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_sha256_mismatch_on_download_is_refused(
+    built: Runner, nginx: Nginx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert built.export(manifest(built), store=nginx.url) == 0
+    (blob,) = nginx.files("cas")
+    # A valid archive of the same environment and of the same size (padded with a skippable
+    # zstd frame), but not the bytes the pointer names.
+    original = blob.read_bytes()
+    other = zstandard.ZstdCompressor(level=19).compress(
+        zstandard.ZstdDecompressor().decompressobj().decompress(original)
+    )
+    pad = len(original) - len(other) - 8
+    assert pad >= 0
+    skippable = (0x184D2A50).to_bytes(4, "little") + pad.to_bytes(4, "little") + b"\0" * pad
+    blob.write_bytes(other + skippable)
+
+    b, copied = runner_b(built, monkeypatch)
+    assert b.restore(copied, store=nginx.url, no_build=True) == 0  # warm the probe cache
+    before = _snapshot(b.cache)
+    assert b.restore(copied, store=nginx.url, no_build=True) == 0
+    result = json.loads(b.out.getvalue())["tools"]["lint"]
+    assert result["status"] == "missing"
+    assert "sha256 mismatch" in result["refused"] and blob.name in result["refused"]
+    assert _changes(before, _snapshot(b.cache)) == []
+
+
+def test_a_pointer_for_another_environment_is_ignored(built: Runner, nginx: Nginx) -> None:
+    key = ArchiveKey("a" * 64, "b" * 64)
+    other = ArchiveKey("c" * 64, "b" * 64)
+    (nginx.data / "ac").mkdir(parents=True)
+    (nginx.data / "ac" / key.digest).write_bytes(Pointer("d" * 64, 10, key.name).to_json(other))
+    store = HttpStore(nginx.url)
+    try:
+        assert store.pointer(key) is None
+        assert not store.contains(key)
+        with store.open(key) as download:
+            assert download is None
+    finally:
+        store.close()
+
+
+def test_unreachable_store_falls_back_to_building(
+    built: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.rmtree(built.cache / "envs")
+    assert built.restore(manifest(built), store="http://127.0.0.1:9/") == 0
+    assert status(built) == "built"
+    assert "not restored" in built.err.getvalue()
