@@ -164,6 +164,7 @@ def test_eight_concurrent_runs_on_a_cold_cache(
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "toolcache", "run", "-m", str(path), "lint", str(i)],
+            env={**os.environ, "TOOLCACHE_PROGRESS": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

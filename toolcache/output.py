@@ -6,19 +6,32 @@ anything heavy.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TextIO
 
 
+def progress_wanted(stream: TextIO) -> bool:
+    """Progress goes to a terminal, or anywhere when ``TOOLCACHE_PROGRESS=1`` asks for it."""
+    setting = os.environ.get("TOOLCACHE_PROGRESS", "")
+    if setting in ("0", "1"):
+        return setting == "1"
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 class Output:
-    """Progress and warnings on stderr (silent with ``quiet``), results on stdout."""
+    """Progress on stderr (only to a terminal, never with ``quiet``), warnings and errors on
+    stderr, results on stdout."""
 
     def __init__(
         self, *, quiet: bool = False, err: TextIO | None = None, out: TextIO | None = None
     ):
-        self.quiet = quiet
         self._err = err
         self._out = out
+        self.quiet = quiet or not progress_wanted(self.err)
 
     @property
     def err(self) -> TextIO:
