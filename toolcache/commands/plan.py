@@ -26,6 +26,7 @@ class Plan:
     cache_path: Path
     envs_root: Path
     all_tools: list[str]
+    index_urls: list[str]  # with credentials: for downloads, never for output
 
     def environment(self, tool: LockedTool) -> Path:
         return self.envs_root / tool.env_id
@@ -84,6 +85,7 @@ def make_plan(
         cache_path=paths.archives_dir(cache_root),
         envs_root=paths.envs_dir(cache_root),
         all_tools=list(manifest.tools),
+        index_urls=[planner.settings.index_url, *planner.settings.extra_index_urls],
     )
 
 
