@@ -157,6 +157,9 @@ def ensure(wheel: Path, sha256: str, cache_root: Path) -> Unpacked:
     try:
         made = _unpack(wheel, tmp)
         tmp.chmod(0o777 & ~_UMASK)  # mkdtemp made it private; the tree is shared
+        found = load(root)
+        if found is not None:
+            return found  # another thread or process unpacked it meanwhile
         if root.exists():  # a tree of another format, or a broken one: replace it
             aside = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}old-", dir=root.parent))
             with contextlib.suppress(OSError):
