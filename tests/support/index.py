@@ -2,8 +2,10 @@
 
 It speaks the simple repository API the way PyPI does: PEP 691 JSON or PEP 503 HTML by
 content negotiation, PEP 658/714 metadata files, PEP 592 yanking, PEP 700 ``upload-time`` and
-``size``, redirects from non-normalized project URLs, ETags with ``If-None-Match``, and Basic
-auth when credentials are configured. Pages are built per request from what was ``add``ed.
+``size``, redirects from non-normalized project URLs, ETags with ``If-None-Match``, single
+byte ranges of files (``Range: bytes=a-b``, ``a-``, ``-n``; 206 with ``Content-Range``, 416
+when unsatisfiable), and Basic auth when credentials are configured. Pages are built per
+request from what was ``add``ed.
 
 Routes: ``/simple/``, ``/simple/<project>/``, ``/files/<filename>`` and
 ``/files/<filename>.metadata`` (GET and HEAD). File links are relative
@@ -115,11 +117,20 @@ def _upload_time(value: datetime | str | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _wheel_metadata(path: Path) -> bytes:
+def _wheel_metadata(path: Path, project: NormalizedName) -> bytes:
+    """The METADATA of the one ``.dist-info`` named after ``project`` (a wheel may carry
+    others, vendored)."""
     with zipfile.ZipFile(path) as archive:
         names = [
             n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
         ]
+        ours = [
+            n
+            for n in names
+            if canonicalize_name(n.removesuffix(".dist-info/METADATA").rpartition("-")[0])
+            == project
+        ]
+        names = ours if len(ours) == 1 else names
         if len(names) != 1:
             raise ValueError(f"{path.name}: expected one .dist-info/METADATA, found {names}")
         return archive.read(names[0])
@@ -197,11 +208,17 @@ class LocalIndex:
     ``password`` every request needs Basic auth (401 otherwise); ``url_with_credentials``
     carries them. ``requests`` records every request; ``fail`` injects errors; setting
     ``html_only`` ignores ``Accept`` and always serves PEP 503 HTML. ``errors`` collects any
-    exception raised while handling a request (client disconnects excepted).
+    exception raised while handling a request (client disconnects excepted). With ``ranges``
+    False the server ignores ``Range`` and always answers 200 with the whole file, as some do.
     """
 
     def __init__(
-        self, root: Path, *, username: str | None = None, password: str | None = None
+        self,
+        root: Path,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        ranges: bool = True,
     ) -> None:
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
@@ -211,6 +228,7 @@ class LocalIndex:
         self.username = username
         self.password = password
         self.html_only = False
+        self.ranges = ranges
         self.requests: list[RequestRecord] = []
         self.errors: list[BaseException] = []
         self._files: dict[str, _File] = {}
@@ -297,7 +315,7 @@ class LocalIndex:
         filename = path.name
         if filename.endswith(".whl"):
             raw_name, version, _, _ = parse_wheel_filename(filename)
-            metadata: bytes | None = _wheel_metadata(path)
+            metadata: bytes | None = _wheel_metadata(path, canonicalize_name(raw_name))
         else:
             raw_name, version = parse_sdist_filename(filename)
             metadata = None
@@ -417,6 +435,8 @@ class LocalIndex:
         path = unquote(urlsplit(raw_path).path)
         if path.startswith("/files/") and path.count("/") == 2:
             response = self._file_response(path.removeprefix("/files/"))
+            if self.ranges and method == "GET" and "range" in headers:
+                response = _ranged(response, headers["range"])
         elif path == "/simple" or path.startswith("/simple/"):
             response = self._simple_response(path, headers.get("accept"))
         else:
@@ -446,11 +466,10 @@ class LocalIndex:
             content_type = "text/plain; charset=utf-8"
         else:
             return _Response(HTTPStatus.NOT_FOUND, b"404 not found\n")
-        return _Response(
-            HTTPStatus.OK,
-            body,
-            {"Content-Type": content_type, "Cache-Control": _FILE_CACHE_CONTROL},
-        )
+        file_headers = {"Content-Type": content_type, "Cache-Control": _FILE_CACHE_CONTROL}
+        if self.ranges:
+            file_headers["Accept-Ranges"] = "bytes"
+        return _Response(HTTPStatus.OK, body, file_headers)
 
     def _simple_response(self, path: str, accept: str | None) -> _Response:
         parts = path.split("/")[2:]  # "/simple/foo/" -> ["foo", ""]
@@ -484,6 +503,44 @@ class LocalIndex:
                 "Vary": "Accept",
             },
         )
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | Literal["ignore"] | None:
+    """``(first, stop)`` for a single-range ``Range`` header; None when unsatisfiable;
+    ``"ignore"`` for what a server may ignore (other units, several or malformed ranges)."""
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return "ignore"
+    first_text, dash, last_text = spec.strip().partition("-")
+    if not dash or not (first_text + last_text).isdigit():
+        return "ignore"
+    if not first_text:  # suffix: the last n bytes
+        length = int(last_text)
+        return (max(0, size - length), size) if length > 0 and size > 0 else None
+    first = int(first_text)
+    last = int(last_text) if last_text else size - 1
+    if last < first:
+        return "ignore"
+    if first >= size:
+        return None
+    return first, min(last, size - 1) + 1
+
+
+def _ranged(response: _Response, header: str) -> _Response:
+    """The part of a 200 file response that ``header`` asks for (206), as RFC 9110 says."""
+    if response.status != HTTPStatus.OK:
+        return response
+    size = len(response.body)
+    wanted = _byte_range(header, size)
+    if wanted == "ignore":
+        return response
+    headers = {**response.headers, "ETag": _etag(response.body)}
+    if wanted is None:
+        headers["Content-Range"] = f"bytes */{size}"
+        return _Response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", headers)
+    first, stop = wanted
+    headers["Content-Range"] = f"bytes {first}-{stop - 1}/{size}"
+    return _Response(HTTPStatus.PARTIAL_CONTENT, response.body[first:stop], headers)
 
 
 def _redirect(location: str) -> _Response:

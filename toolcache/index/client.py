@@ -4,6 +4,9 @@
 ordinary HTTP semantics (``max-age``, then a conditional request); metadata files and
 distribution files are content-addressed by sha256 and never revalidated.
 
+Byte ranges (``get_range``, ``get_tail``) go through the same credentials, retries and offline
+rule as every other request; they are never cached here, since what they are used for is.
+
 Credentials never leave this module in a URL: they are split off every URL on the way in,
 remembered per origin (scheme, host, port) and sent as a header; ``~/.netrc`` (or ``$NETRC``)
 is consulted for an origin without URL credentials. Everything stored on disk or put in an
@@ -17,6 +20,7 @@ import hashlib
 import json
 import netrc
 import os
+import re
 import ssl
 import tempfile
 import threading
@@ -39,6 +43,7 @@ DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 0.2
 _CHUNK = 1 << 16
 _PAGE_MAGIC = b"toolcache-page-v1\n"
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.IGNORECASE)
 
 
 class IndexUnreachable(IndexError_):
@@ -153,6 +158,30 @@ def _sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """Bytes ``start`` to ``end`` (exclusive) of a remote file that is ``size`` bytes long."""
+
+    start: int
+    data: bytes
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.data)
+
+
+def _parse_content_range(value: str) -> tuple[int, int, int] | None:
+    """``bytes a-b/size`` as ``(a, b + 1, size)``; None for anything else (``*`` sizes too)."""
+    match = _CONTENT_RANGE.match(value)
+    if match is None:
+        return None
+    first, last, size = (int(g) for g in match.groups())
+    if first > last or last >= size:
+        return None
+    return first, last + 1, size
 
 
 @dataclass
@@ -423,6 +452,21 @@ class IndexClient:
     def _blob_path(self, key: str) -> Path:
         return paths.http_cache_dir(self.cache_root) / "blobs" / key[:2] / key
 
+    def _keyed_blob_path(self, cache_key: str) -> Path:
+        return self._blob_path(hashlib.sha256(cache_key.encode()).hexdigest())
+
+    def read_blob(self, cache_key: str) -> bytes | None:
+        """What ``write_blob`` (or ``get_blob`` without a hash) stored under ``cache_key``."""
+        try:
+            return self._keyed_blob_path(cache_key).read_bytes()
+        except OSError:
+            return None
+
+    def write_blob(self, cache_key: str, data: bytes) -> None:
+        """Keep ``data`` forever under ``cache_key``; a key must name immutable content."""
+        with contextlib.suppress(OSError):
+            _write_atomic(self._keyed_blob_path(cache_key), data)
+
     def get_blob(self, url: str, sha256: str | None, *, cache_key: str | None = None) -> bytes:
         """A small immutable file (a PEP 658 metadata file), verified against ``sha256``.
 
@@ -430,8 +474,11 @@ class IndexClient:
         """
         url = self.register(url)
         what = urls.filename_from_url(url)
-        key = sha256 or (hashlib.sha256(cache_key.encode()).hexdigest() if cache_key else None)
-        path = self._blob_path(key) if key else None
+        path: Path | None = None
+        if sha256 is not None:
+            path = self._blob_path(sha256)
+        elif cache_key is not None:
+            path = self._keyed_blob_path(cache_key)
         if path is not None:
             with contextlib.suppress(OSError):
                 return path.read_bytes()
@@ -474,10 +521,9 @@ class IndexClient:
         url = self.register(url)
         filename = filename or urls.filename_from_url(url)
         root = dest_dir if dest_dir is not None else paths.wheel_cache_dir(self.cache_root)
-        if sha256 is not None:
-            target = root / sha256[:2] / sha256 / filename
-            if target.is_file():
-                return target
+        stored = self.stored(sha256, filename, root)
+        if stored is not None:
+            return stored
         if urls.is_file_url(url):
             local = urls.file_url_to_path(url)
             if not local.is_file():
@@ -506,6 +552,64 @@ class IndexClient:
             return final
 
         return self._fetch(url, {}, consume)
+
+    def stored(
+        self, sha256: str | None, filename: str, dest_dir: Path | None = None
+    ) -> Path | None:
+        """The file ``download`` keeps for ``sha256`` if it is already there, without I/O else."""
+        if sha256 is None:
+            return None
+        root = dest_dir if dest_dir is not None else paths.wheel_cache_dir(self.cache_root)
+        target = root / sha256[:2] / sha256 / filename
+        return target if target.is_file() else None
+
+    # -- byte ranges -------------------------------------------------------------------------
+
+    def get_range(self, url: str, start: int, end: int) -> ByteRange | None:
+        """Bytes ``start`` to ``end`` (exclusive; clipped to the file's size) of ``url``.
+
+        None whenever the server does not answer with exactly that range: any status but 206
+        (a 200 means it ignores ``Range``; its body is not read), a missing or different
+        ``Content-Range``, an unknown size, a body of the wrong length, or a content coding.
+        Transport failures are retried like any request; offline mode raises ``OfflineError``.
+        ``file:`` URLs are never read by range (None).
+        """
+        if start < 0 or end <= start:
+            raise ValueError(f"empty or negative range {start}-{end}")
+        return self._get_bytes(url, f"bytes={start}-{end - 1}", start=start, end=end)
+
+    def get_tail(self, url: str, length: int) -> ByteRange | None:
+        """The last ``length`` bytes of ``url`` (the whole file when it is shorter), as
+        ``get_range`` would give them."""
+        if length <= 0:
+            raise ValueError(f"tail length must be positive, not {length}")
+        return self._get_bytes(url, f"bytes=-{length}", start=None, end=length)
+
+    def _get_bytes(self, url: str, spec: str, *, start: int | None, end: int) -> ByteRange | None:
+        url = self.register(url)
+        if urls.is_file_url(url):
+            return None
+        # A coded body's ranges would be ranges of the coding, not of the file.
+        headers = {"Range": spec, "Accept-Encoding": "identity"}
+
+        def consume(response: httpx.Response) -> ByteRange | None:
+            if response.status_code != 206:
+                return None
+            coding = response.headers.get("content-encoding", "identity").strip().lower()
+            parsed = _parse_content_range(response.headers.get("content-range", ""))
+            if coding != "identity" or parsed is None:
+                return None
+            first, stop, size = parsed
+            # A suffix (start None) asks for the last `end` bytes.
+            wanted = (max(0, size - end), size) if start is None else (start, min(end, size))
+            if (first, stop) != wanted:
+                return None
+            data = response.read()
+            if len(data) != stop - first:
+                return None
+            return ByteRange(first, data, size)
+
+        return self._fetch(url, headers, consume)
 
 
 @contextlib.contextmanager

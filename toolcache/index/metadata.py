@@ -1,9 +1,17 @@
-"""A release's core metadata: PEP 658 file, else the wheel's METADATA, else an sdist build."""
+"""A release's core metadata: PEP 658 file, else the wheel's METADATA, else an sdist build.
+
+A wheel's METADATA is read, in this order of preference: from the wheel already downloaded
+(verified); from the cache of METADATA read earlier; by HTTP range requests
+(``lazy_wheel``), which is as trustworthy as a PEP 658 file without a hash and is cached under
+the wheel's sha256 like one; by downloading the whole wheel (verified, kept for installing).
+"""
 
 from __future__ import annotations
 
-import re
+import hashlib
+import io
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from packaging.metadata import parse_email
@@ -12,12 +20,12 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from toolcache.errors import MetadataError
+from toolcache.errors import HashMismatch, MetadataError
+from toolcache.index import urls
 from toolcache.index.client import IndexClient, IndexHTTPError
+from toolcache.index.lazy_wheel import TAIL_BYTES, LazyWheel, LazyWheelUnavailable
 from toolcache.index.models import DistFile, DistMetadata
 from toolcache.index.sdist import SdistBuilder
-
-_METADATA_IN_WHEEL = re.compile(r"^[^/]+\.dist-info/METADATA$")
 
 
 def parse_metadata(data: bytes, what: str) -> DistMetadata:
@@ -63,18 +71,61 @@ def check_matches(metadata: DistMetadata, file: DistFile, what: str) -> None:
         )
 
 
-def read_wheel_metadata(path: Path, filename: str) -> bytes:
-    """The ``*.dist-info/METADATA`` of a wheel, preferring the one named after the project."""
+def metadata_member(names: Iterable[str], file: DistFile) -> str:
+    """The wheel's ``{name}-{version}.dist-info/METADATA`` member.
+
+    The ``.dist-info`` directory at the top of the archive named after the file's project and
+    version (both compared normalized: older wheels do not escape the name), else the one named
+    after the project alone, so that a wrong version is reported by ``check_matches``. Never a
+    METADATA of some other project the wheel happens to carry.
+    """
+    by_name: list[str] = []
+    exact: list[str] = []
+    for name in names:
+        directory, _, leaf = name.partition("/")
+        if leaf != "METADATA" or not directory.endswith(".dist-info"):
+            continue
+        project, _, version = directory.removesuffix(".dist-info").rpartition("-")
+        if canonicalize_name(project) != file.project:
+            continue
+        by_name.append(name)
+        try:
+            if Version(version) == file.version:
+                exact.append(name)
+        except InvalidVersion:
+            pass
+    for found in (exact, by_name):
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise MetadataError(f"{file.filename}: several .dist-info/METADATA: {sorted(found)}")
+    raise MetadataError(f"{file.filename}: no {file.project}-{file.version}.dist-info/METADATA")
+
+
+def read_wheel_metadata(source: Path | bytes, file: DistFile) -> bytes:
+    """The METADATA of a whole wheel, from its path or its bytes."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if _METADATA_IN_WHEEL.match(n)]
-            if not names:
-                raise MetadataError(f"{filename}: no .dist-info/METADATA in the wheel")
-            prefix = filename.split("-", 1)[0].lower() + "-"
-            names.sort(key=lambda n: (not n.lower().startswith(prefix), n))
-            return zf.read(names[0])
-    except (zipfile.BadZipFile, OSError, KeyError) as exc:
-        raise MetadataError(f"{filename}: not a readable wheel ({exc})") from None
+        with zipfile.ZipFile(source if isinstance(source, Path) else io.BytesIO(source)) as zf:
+            return zf.read(metadata_member(zf.namelist(), file))
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError) as exc:
+        raise MetadataError(f"{file.filename}: not a readable wheel ({exc})") from None
+
+
+def read_metadata_lazily(client: IndexClient, file: DistFile) -> bytes:
+    """A remote wheel's METADATA read by range requests (see ``lazy_wheel`` for the trust).
+
+    Raises ``LazyWheelUnavailable`` when the wheel cannot be read that way, and
+    ``HashMismatch`` when the first request brought the whole file and it is not the one the
+    index promised.
+    """
+    wheel = LazyWheel(client, file.url, size=file.size)
+    if wheel.whole is not None:
+        if file.sha256 is not None:
+            actual = hashlib.sha256(wheel.whole).hexdigest()
+            if actual != file.sha256:
+                raise HashMismatch(file.filename, file.sha256, actual)
+        return read_wheel_metadata(wheel.whole, file)
+    return wheel.read(metadata_member(wheel.namelist(), file))
 
 
 class MetadataFetcher:
@@ -98,12 +149,35 @@ class MetadataFetcher:
                 if exc.status != 404:
                     raise
                 what = file.filename  # advertised but missing: read the file itself
-        if data is None:
+        if data is None and file.kind == "wheel":
+            data = self._wheel_metadata(file)
+        elif data is None:
             path = self.client.download(file.url, file.sha256, filename=file.filename)
-            if file.kind == "wheel":
-                data = read_wheel_metadata(path, file.filename)
-            else:
-                data = self.sdists.metadata(path, file.sha256)
+            data = self.sdists.metadata(path, file.sha256)
         metadata = parse_metadata(data, what)
         check_matches(metadata, file, what)
         return metadata
+
+    def _wheel_metadata(self, file: DistFile) -> bytes:
+        stored = self.client.stored(file.sha256, file.filename)
+        if stored is not None:
+            return read_wheel_metadata(stored, file)
+        # The key a PEP 658 file without a hash is kept under: the same bytes, the same trust.
+        key = f"metadata-of:{file.sha256}" if file.sha256 else None
+        if key is not None:
+            cached = self.client.read_blob(key)
+            if cached is not None:
+                return cached
+        # A wheel no bigger than the tail costs one request either way: take it verified.
+        small = file.size is not None and file.size <= TAIL_BYTES
+        if not (small or self.client.offline or urls.is_file_url(file.url)):
+            try:
+                data = read_metadata_lazily(self.client, file)
+            except LazyWheelUnavailable:
+                pass
+            else:
+                if key is not None:
+                    self.client.write_blob(key, data)
+                return data
+        path = self.client.download(file.url, file.sha256, filename=file.filename)
+        return read_wheel_metadata(path, file)
