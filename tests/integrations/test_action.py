@@ -610,7 +610,11 @@ def test_action_on_two_runners_builds_once_then_restores(
 ) -> None:
     """Runner one misses the cache, builds both environments, exports and saves them; runner
     two, with its own HOME, workspace and cache, restores both from what runner one saved and
-    builds nothing, without a single request to the index."""
+    builds nothing, without a single request to the index.
+
+    The ``actions/cache`` steps are played by ``FakeCacheService``, copying the planned cache
+    path from runner one to runner two: it stands in for GitHub's cache service, which cannot
+    run here."""
     needs_export_and_restore()
     repository = make_repository(tmp_path / "repository", local_index, dists)
     service = FakeCacheService(tmp_path / "cache-service")
@@ -666,8 +670,9 @@ def test_a_refused_save_is_a_warning(tmp_path: Path, local_index: LocalIndex, di
     repository = make_repository(tmp_path / "repository", local_index, dists)
     service = RefusingCacheService(tmp_path / "cache-service")
     runner = SimulatedRunner(tmp_path / "runner", repository, service)
-    run = runner.run_action(ROOT, {})
+    run = runner.run_action(ROOT, {"tools": "lint"})
     assert not run.failed
+    assert json.loads(run.outputs["statuses"]) == {"lint": "built"}
     assert run.step("save").outcome == "failure"
     warning = run.steps[run.steps.index(run.step("save")) + 1]
     assert warning.outcome == "success"
