@@ -42,6 +42,8 @@ _CHUNK = 1 << 20
 #: bytes read ahead of them at most.
 WRITE_THREADS = max(2, min(4, os.cpu_count() or 1))
 MAX_PENDING = 64 << 20
+BATCH_BYTES = 256 << 10
+BATCH_FILES = 16
 _KEEP = 512
 _BLOCK = tarfile.BLOCKSIZE
 #: Header bytes allowed per member beyond its path: the ustar header and a PAX header block.
@@ -224,11 +226,13 @@ def _read_receipt(tar: tarfile.TarFile, archive: str, size_limit: int) -> Conten
     return Contents.from_bytes(data, archive=archive, size_limit=size_limit)
 
 
-def _describe_member(member: tarfile.TarInfo) -> str | None:
-    """Why this member is unsafe whatever the receipt says, or None."""
-    problem = check_path(member.name.rstrip("/") if member.isdir() else member.name)
-    if problem is not None:
-        return problem
+def _describe_member(member: tarfile.TarInfo, *, checked: bool) -> str | None:
+    """Why this member is unsafe whatever the receipt says, or None (``checked``: its path
+    is known to be safe)."""
+    if not checked:
+        problem = check_path(member.name.rstrip("/") if member.isdir() else member.name)
+        if problem is not None:
+            return problem
     if member.islnk():
         return f"hardlink {member.name!r} -> {member.linkname!r} (hardlinks are not allowed)"
     if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
@@ -260,7 +264,9 @@ def _extract(
             member = tar.next()
             if member is None:
                 raise ArchiveError(archive, f"it is truncated: {entry.path!r} is missing")
-            problem = _describe_member(member)
+            # A member named as its entry has a path already checked with the receipt.
+            named = member.name.rstrip("/") if member.isdir() else member.name
+            problem = _describe_member(member, checked=named == entry.path)
             if problem is not None:
                 raise ArchiveError(archive, f"unsafe member: {problem}")
             if not _matches(member, entry):
@@ -307,14 +313,20 @@ def _write_file(path: str, data: bytes, entry: Entry, archive: str) -> None:
         os.close(fd)
 
 
+def _write_batch(batch: list[tuple[str, bytes, Entry]], archive: str) -> None:
+    for path, data, entry in batch:
+        _write_file(path, data, entry, archive)
+
+
 class _Writer:
     """Hashes and writes files on threads, at most ``MAX_PENDING`` bytes in flight.
 
-    Creating files dominates extraction (an ``open`` costs far more than writing a small
-    file), and ``open``, ``write`` and sha256 all release the GIL, so threads overlap them
-    while this thread decompresses and parses. Folders are made in order by the caller, so
-    a file's folder always exists when it is written. The first failure is raised, by
-    ``submit`` or on leaving the ``with`` block, after the other writes have stopped.
+    Creating files dominates extraction on disk (an ``open`` costs far more than writing a
+    small file), and ``open``, ``write`` and sha256 release the GIL, so threads overlap them
+    while this thread decompresses and parses. Small files go in batches (one task per
+    ``BATCH_BYTES`` or ``BATCH_FILES``) to keep the hand-offs few. Folders are made in order
+    by the caller, so a file's folder always exists when it is written. The first failure is
+    raised, by ``submit`` or on leaving the ``with`` block, after the other writes stopped.
     """
 
     def __init__(self, archive: str) -> None:
@@ -322,17 +334,30 @@ class _Writer:
         self.pool = ThreadPoolExecutor(max_workers=WRITE_THREADS)
         self.pending: deque[tuple[Future[None], int]] = deque()
         self.pending_bytes = 0
+        self.batch: list[tuple[str, bytes, Entry]] = []
+        self.batch_bytes = 0
 
     def submit(self, path: str, data: bytes, entry: Entry) -> None:
+        self.batch.append((path, data, entry))
+        self.batch_bytes += len(data)
+        if self.batch_bytes >= BATCH_BYTES or len(self.batch) >= BATCH_FILES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        size = self.batch_bytes
         while self.pending and (
-            self.pending_bytes + len(data) > MAX_PENDING or self.pending[0][0].done()
+            self.pending_bytes + size > MAX_PENDING or self.pending[0][0].done()
         ):
-            future, size = self.pending.popleft()
-            self.pending_bytes -= size
+            future, done_size = self.pending.popleft()
+            self.pending_bytes -= done_size
             future.result()
-        future = self.pool.submit(_write_file, path, data, entry, self.archive)
-        self.pending.append((future, len(data)))
-        self.pending_bytes += len(data)
+        future = self.pool.submit(_write_batch, self.batch, self.archive)
+        self.pending.append((future, size))
+        self.pending_bytes += size
+        self.batch = []
+        self.batch_bytes = 0
 
     def __enter__(self) -> _Writer:
         return self
@@ -340,6 +365,7 @@ class _Writer:
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         try:
             if kind is None:
+                self.flush()
                 while self.pending:
                     self.pending.popleft()[0].result()
         finally:
