@@ -2,10 +2,16 @@
 
 One ``check_*`` per rule; each returns what it learned or raises ``Rejected`` with a reason a
 person can read. Yanked files are kept (``DistFile.yanked`` is set); the resolver decides.
+
+``Evaluator.precheck`` is the cheap first look a page parser takes before building anything for
+a file (see ``simple.Keep``): it rejects only files that ``evaluate`` would reject too, from
+string tests on the filename's tag triple and the upload-time text, so that a page with tens of
+thousands of wheels for other platforms and Pythons is judged in milliseconds.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,6 +35,14 @@ from toolcache.target import Target
 
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 
+NO_SUPPORTED_TAG = "no wheel tag supported by the target"
+UPLOADED_AFTER_CUTOFF = "uploaded after exclude-newer"
+
+# An upload time in the one form PyPI writes; only these are compared as text.
+_PLAIN_UTC_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|\+00:00)"
+)
+
 
 class Rejected(Exception):
     """A file does not suit the target; ``reason`` says why."""
@@ -46,19 +60,90 @@ class ParsedFilename:
     tags: frozenset[Tag]
 
 
+@dataclass(frozen=True)
+class TagParts:
+    """Every interpreter, ABI and platform string in a target's tags.
+
+    A wheel suits the target only if one of its tags is the target's, so a wheel whose
+    filename names no interpreter (or no ABI, or no platform) from these sets cannot suit it.
+    Computed once per target and shared by its evaluators.
+    """
+
+    interpreters: frozenset[str]
+    abis: frozenset[str]
+    platforms: frozenset[str]
+
+    @classmethod
+    def of(cls, target: Target) -> TagParts:
+        return cls(
+            interpreters=frozenset(t.interpreter for t in target.tags),
+            abis=frozenset(t.abi for t in target.tags),
+            platforms=frozenset(t.platform for t in target.tags),
+        )
+
+    def may_match(self, wheel_filename: str) -> bool:
+        """False when the wheel's tags cannot include one of the target's.
+
+        Only the last three ``-`` parts of the name are read (the compressed tag set); a name
+        without that many parts is left for ``parse_wheel_filename`` to refuse.
+        """
+        parts = wheel_filename[:-4].lower().rsplit("-", 3)
+        if len(parts) != 4:
+            return True
+        return not (
+            self.interpreters.isdisjoint(parts[1].split("."))
+            or self.abis.isdisjoint(parts[2].split("."))
+            or self.platforms.isdisjoint(parts[3].split("."))
+        )
+
+
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class Evaluator:
-    """Judges the files of one project for one target."""
+    """Judges the files of one project for one target.
+
+    ``tag_parts`` is ``TagParts.of(target)``, passed in by a caller that judges many projects
+    for the same target so that it is computed once.
+    """
 
     def __init__(
-        self, project: NormalizedName, target: Target, exclude_newer: datetime | None = None
+        self,
+        project: NormalizedName,
+        target: Target,
+        exclude_newer: datetime | None = None,
+        *,
+        tag_parts: TagParts | None = None,
     ) -> None:
         self.project = project
         self.target = target
         self.exclude_newer = _utc(exclude_newer) if exclude_newer is not None else None
+        self.tag_parts = tag_parts if tag_parts is not None else TagParts.of(target)
+        self._cutoff_seconds = (
+            self.exclude_newer.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            if self.exclude_newer is not None
+            else None
+        )
+        self._python_specs: dict[str, SpecifierSet | str | None] = {}
+
+    def precheck(self, filename: str, upload_time: str | None) -> str | None:
+        """A reason to reject the file at once, or None when ``evaluate`` must decide.
+
+        Never rejects a file ``evaluate`` would accept: a wheel is refused when its tag triple
+        names no interpreter, ABI or platform of the target; a file when its upload time, in
+        PyPI's plain UTC form, is a later second than ``exclude_newer``'s.
+        """
+        if filename[-4:].lower() == ".whl" and not self.tag_parts.may_match(filename):
+            return NO_SUPPORTED_TAG
+        if (
+            self._cutoff_seconds is not None
+            and upload_time is not None
+            and upload_time[:19] > self._cutoff_seconds
+            and _PLAIN_UTC_TIME.fullmatch(upload_time)
+        ):
+            return UPLOADED_AFTER_CUTOFF
+        return None
 
     def check_filename(self, raw: RawFile) -> ParsedFilename:
         """A wheel or sdist filename of this project with a valid version."""
@@ -85,25 +170,35 @@ class Evaluator:
             return None
         rank = self.target.tag_rank(parsed.tags)
         if rank is None:
-            raise Rejected(raw.filename, "no wheel tag supported by the target")
+            raise Rejected(raw.filename, NO_SUPPORTED_TAG)
         return rank
 
     def check_requires_python(self, raw: RawFile) -> SpecifierSet | None:
         """The file's ``requires-python``, which must admit the target's Python.
 
-        An invalid specifier (they exist on real indexes) is ignored rather than trusted.
+        An invalid specifier (they exist on real indexes) is ignored rather than trusted. The
+        answer for each distinct text is worked out once: a project's files repeat a few.
         """
-        if not raw.requires_python:
+        text = raw.requires_python
+        if not text:
             return None
         try:
-            spec = SpecifierSet(raw.requires_python)
+            judged = self._python_specs[text]
+        except KeyError:
+            judged = self._python_specs[text] = self._judge_requires_python(text)
+        if isinstance(judged, str):
+            raise Rejected(raw.filename, judged)
+        return judged
+
+    def _judge_requires_python(self, text: str) -> SpecifierSet | str | None:
+        """The specifier, the reason it excludes the target's Python, or None if invalid."""
+        try:
+            spec = SpecifierSet(text)
         except InvalidSpecifier:
             return None
-        if not spec.contains(self.target.python_full_version, prereleases=True):
-            raise Rejected(
-                raw.filename,
-                f"requires Python {spec}, target is {self.target.python_full_version}",
-            )
+        python = self.target.python_full_version
+        if not spec.contains(python, prereleases=True):
+            return f"requires Python {spec}, target is {python}"
         return spec
 
     def check_upload_time(self, raw: RawFile) -> None:

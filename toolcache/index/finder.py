@@ -9,6 +9,10 @@ Work runs on a small thread pool so page fetches overlap resolution: ``prefetch`
 pages (and the metadata of each project's newest usable release); ``find`` and ``metadata``
 wait on work already in flight instead of starting it again. Pool tasks never wait on other
 pool tasks, so the pool cannot deadlock.
+
+A page is judged as it is parsed: ``Evaluator.precheck`` turns away, before their URLs are even
+joined, the files whose tags or upload time rule them out. Such a file costs one
+``(filename, reason)`` pair in ``FindResult.rejections``, not a ``RawFile`` and a ``Rejected``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from packaging.utils import NormalizedName
 
 from toolcache.index import urls
 from toolcache.index.client import IndexClient
-from toolcache.index.evaluate import Evaluator, Rejected, best_per_version
+from toolcache.index.evaluate import Evaluator, Rejected, TagParts, best_per_version
 from toolcache.index.metadata import MetadataFetcher
 from toolcache.index.models import DistFile, DistMetadata, IndexSettings
 from toolcache.index.sdist import SdistBuilder
@@ -43,11 +47,15 @@ WORKERS = 8
 @dataclasses.dataclass(frozen=True)
 class FindResult:
     """What ``find`` saw for one project: the chosen files, where they came from, and why
-    other files were left out (for explaining an empty result)."""
+    other files were left out, as ``(filename, reason)`` (for explaining an empty result)."""
 
     files: tuple[DistFile, ...]
     index: str | None
-    rejected: tuple[Rejected, ...]
+    rejections: tuple[tuple[str, str], ...]
+
+    @property
+    def rejected(self) -> tuple[Rejected, ...]:
+        return tuple(Rejected(filename, reason) for filename, reason in self.rejections)
 
 
 class IndexFinder:
@@ -64,6 +72,7 @@ class IndexFinder:
     ) -> None:
         self.settings = settings
         self.target = target
+        self._tag_parts = TagParts.of(target)
         self.client = IndexClient(cache_root, offline=offline, refresh=refresh)
         self.index_urls = tuple(
             self.client.register(u) for u in (settings.index_url, *settings.extra_index_urls)
@@ -167,19 +176,31 @@ class IndexFinder:
     # -- work --------------------------------------------------------------------------------
 
     def _find(self, name: NormalizedName) -> FindResult:
+        evaluator = Evaluator(
+            name, self.target, self.settings.exclude_newer, tag_parts=self._tag_parts
+        )
+        rejections: list[tuple[str, str]] = []
+
+        def keep(filename: str, upload_time: str | None) -> bool:
+            reason = evaluator.precheck(filename, upload_time)
+            if reason is None:
+                return True
+            rejections.append((filename, reason))
+            return False
+
         raws: list[RawFile] = []
         source: str | None = None
         for index_url in self.index_urls:
-            page = fetch_project_page(self.client, index_url, name)
+            page = fetch_project_page(self.client, index_url, name, keep=keep)
             if page is not None:
                 raws.extend(page.files)
                 source = index_url
                 break
-        evaluator = Evaluator(name, self.target, self.settings.exclude_newer)
         local = [f for f in self._all_find_links() if _may_be(f.filename, name)]
         accepted, rejected = evaluator.evaluate_all([*raws, *local])
+        rejections.extend((r.filename, r.reason) for r in rejected)
         chosen = [_with_local_hash(f) for f in best_per_version(accepted)]
-        return FindResult(tuple(chosen), source, tuple(rejected))
+        return FindResult(tuple(chosen), source, tuple(rejections))
 
     def _all_find_links(self) -> tuple[RawFile, ...]:
         with self._find_links_lock:
