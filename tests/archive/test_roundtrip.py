@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from tests.archive import PY_REQUEST, add_tool, copy_project, make_runner, run_s
 from tests.support.dists import build_wheel
 from tests.support.index import LocalIndex
 from toolcache.archive.contents import is_archive_name
+from toolcache.archive.restore import restore_environment
 from toolcache.envs import health, store
 from toolcache.locking import LockMode
 
@@ -143,3 +146,52 @@ def test_prune_removes_archives_no_longer_needed(
     left = sorted(p.name for p in (a.cache / "archives").iterdir())
     assert len(left) == 2 and "not-an-archive.txt" in left
     assert "removed" in a.out.getvalue()
+
+
+def test_concurrent_restores_publish_once(
+    tmp_path: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_tool(local_index, tmp_path / "dists")
+    a = make_runner(tmp_path, "A")
+    a.activate(monkeypatch)
+    manifest = write_project(a.work / "repo", local_index.url)
+    assert a.restore(manifest) == 0
+    assert a.export(manifest) == 0
+    (archive,) = (a.cache / "archives").iterdir()
+    found = receipt_of(a.cache)
+    cache = tmp_path / "other-cache"
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            with archive.open("rb") as fh:
+                outcome, _ = restore_environment(
+                    fh,
+                    archive=archive.name,
+                    cache_root=cache,
+                    interpreter_hash=found[0],
+                    resolution_hash=found[1],
+                    packages=None,
+                    executable=Path(sys.executable),
+                    size_limit=1 << 30,
+                )
+            outcomes.append(outcome)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(outcomes) == ["hit", "restored"]
+    (env,) = [p for p in (cache / "envs").glob("*/*") if p.is_dir()]
+    assert health.check(env) is None
+    assert [p.name for p in env.parent.iterdir() if p.name.startswith(".restore-")] == []
+
+
+def receipt_of(cache: Path) -> tuple[str, str]:
+    (env,) = [p for p in (cache / "envs").glob("*/*") if p.is_dir()]
+    return _hashes(env)

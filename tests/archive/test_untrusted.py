@@ -190,6 +190,20 @@ def member_name_differs(name: str) -> Callable[[Receipt, Members], tuple[Receipt
     return change
 
 
+def config_as_symlink(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+    receipt["entries"] = [
+        {"path": "pyvenv.cfg", "type": "symlink", "target": "lib"}
+        if e["path"] == "pyvenv.cfg"
+        else e
+        for e in receipt["entries"]
+    ]
+    members = [
+        member("pyvenv.cfg", tarfile.SYMTYPE, link="lib") if m.name == "pyvenv.cfg" else (m, d)
+        for m, d in members
+    ]
+    return receipt, members
+
+
 CASES: dict[str, tuple[Callable[[Receipt, Members], tuple[Receipt, Members]], str]] = {
     "absolute path": (with_extra(listed("/tmp/evil"), member("/tmp/evil")), "is absolute"),
     "dot-dot": (with_extra(listed("../../evil"), member("../../evil")), "contains '..'"),
@@ -209,6 +223,11 @@ CASES: dict[str, tuple[Callable[[Receipt, Members], tuple[Receipt, Members]], st
     "other interpreter": (other_interpreter, "made for interpreter 0000000000000000"),
     "other resolution": (other_resolution, "holds resolution 1111111111111111"),
     "other packages": (other_packages, "package list does not match"),
+    "reserved name": (
+        with_extra(listed(".pyvenv.cfg.tmp"), member(".pyvenv.cfg.tmp")),
+        "reserved name",
+    ),
+    "pyvenv.cfg as a symlink": (config_as_symlink, "'pyvenv.cfg' is not a file"),
 }
 
 

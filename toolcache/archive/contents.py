@@ -15,6 +15,8 @@ whole before anything else is read:
   symlinks at all: they are ``interpreter`` entries without a target, which relocation makes
   point to the local interpreter;
 - there are no hardlinks, devices, FIFOs or sockets;
+- ``pyvenv.cfg`` and the environment's receipt are plain files, and the names relocation
+  writes at the root are not used;
 - the files add up to no more than the size limit.
 
 Nothing else absolute is stored: ``pyvenv.cfg`` and the environment's receipt are rewritten by
@@ -47,6 +49,10 @@ MAX_PATH = 4096
 MAX_SYMLINK_DEPTH = 40
 SKIPPED_DIRS = frozenset({"__pycache__"})
 SKIPPED_ROOT_FILES = frozenset({"toolcache-last-used", ".toolcache-receipt.json.tmp"})
+#: Written at the root by relocation: an archive may not bring its own.
+RESERVED_ROOT_NAMES = SKIPPED_ROOT_FILES | {".pyvenv.cfg.tmp"}
+#: Rewritten by relocation: they must be plain files.
+ROOT_FILES = frozenset({"pyvenv.cfg", "toolcache-receipt.json"})
 
 EntryType = Literal["dir", "file", "symlink", "interpreter"]
 _TYPES: frozenset[str] = frozenset({"dir", "file", "symlink", "interpreter"})
@@ -255,6 +261,10 @@ def check_entries(entries: Sequence[Entry], *, archive: str, size_limit: int) ->
             raise ArchiveError(
                 archive, f"unsafe entry: the parent of {entry.path!r} is not a directory ({what})"
             )
+        if entry.path in RESERVED_ROOT_NAMES:
+            raise ArchiveError(archive, f"unsafe entry: {entry.path!r} is a reserved name")
+        if entry.path in ROOT_FILES and entry.type != "file":
+            raise ArchiveError(archive, f"unsafe entry: {entry.path!r} is not a file")
         kinds[entry.path] = entry.type
         if entry.type == "symlink":
             symlinks[entry.path] = entry.target

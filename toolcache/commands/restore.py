@@ -110,14 +110,24 @@ def _restore_one(
             f"cannot restore {tool.tool.name}: it was locked for {tool.choice.description}, "
             "not an interpreter on this machine"
         )
-    status, where, refused = _try_archive(
-        tool,
-        source,
-        cache_root=cache_root,
-        executable=tool.choice.executable,
-        size_limit=size_limit,
-        output=output,
-    )
+    status: str | None = None
+    where: str | None = None
+    refused: str | None = None
+    if tool.choice.interpreter_hash != lock.interpreter:
+        # A frozen lock made for another interpreter: no archive of it can run here.
+        refused = (
+            f"{lock.path} was locked for interpreter {lock.interpreter[:16]}, "
+            f"not {tool.choice.interpreter_hash[:16]} ({tool.choice.description})"
+        )
+    else:
+        status, where, refused = _try_archive(
+            tool,
+            source,
+            cache_root=cache_root,
+            executable=tool.choice.executable,
+            size_limit=size_limit,
+            output=output,
+        )
     if status is not None:
         return done(status, where)
     if no_build:

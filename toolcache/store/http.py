@@ -189,14 +189,20 @@ class HttpStore(Store):
     def pointer(self, key: ArchiveKey) -> Pointer | None:
         """The ``/ac/`` pointer of ``key``; None when absent or unusable."""
         url = self._url("ac", key.digest)
-        response = self._request("GET", url)
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise self._unexpected("GET", url, response)
-        if len(response.content) > MAX_POINTER_SIZE:
-            return None
-        return Pointer.from_json(response.content, key)
+        body = b""
+        try:
+            with self._client().stream("GET", url) as response:
+                if response.status_code == 404:
+                    return None
+                if response.status_code != 200:
+                    raise self._unexpected("GET", url, response)
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_POINTER_SIZE:
+                        return None
+        except httpx.HTTPError as exc:
+            raise StoreError(self.description, f"GET {url} failed ({_describe(exc)})") from None
+        return Pointer.from_json(body, key)
 
     def _has_blob(self, sha256: str, size: int) -> bool:
         url = self._url("cas", sha256)
