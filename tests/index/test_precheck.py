@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 
 from tests.conftest import Dists
-from tests.index.test_finder import finder_for
+from tests.index.test_finder import finder_for, page_requests
 from tests.support.index import LocalIndex
 from toolcache.index.evaluate import (
     NO_SUPPORTED_TAG,
@@ -222,3 +223,32 @@ def test_find_reports_prechecked_files_as_rejected(
         ("pkg-2.0.tar.gz", UPLOADED_AFTER_CUTOFF),
     ]
     assert {r.filename for r in result.rejected} == {f for f, _ in result.rejections}
+
+
+def test_prefetch_follows_the_dependencies_of_the_newest_release(
+    local_index: LocalIndex, dists: Dists, cache_root: Path
+) -> None:
+    local_index.add(
+        dists.wheel(
+            "top",
+            "1.0",
+            requires=["Middle_Dep>=1", "never; sys_platform == 'no-such-os'", "opt; extra == 'x'"],
+            extras={"x": ["opt"]},
+        )
+    )
+    local_index.add(dists.wheel("middle-dep", "1.0", requires=["leaf"]))
+    local_index.add(dists.wheel("leaf", "1.0", requires=["middle-dep"]))  # a cycle ends
+    for project in ["never", "opt"]:
+        local_index.add(dists.wheel(project, "1.0"))
+    with finder_for(local_index.url, cache_root) as finder:
+        finder.prefetch([canonicalize_name("top")])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not page_requests(local_index, "leaf"):
+            time.sleep(0.02)
+        assert page_requests(local_index, "leaf"), "leaf was not prefetched"
+        (leaf,) = finder.find(canonicalize_name("leaf"))
+        assert finder.metadata(leaf).name == "leaf"
+    for project in ["top", "middle-dep", "leaf"]:
+        assert len(page_requests(local_index, project)) == 1, project
+    assert page_requests(local_index, "never") == []
+    assert page_requests(local_index, "opt") == []

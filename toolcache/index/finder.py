@@ -6,9 +6,11 @@ a same-named project on a later index can never shadow an internal one. Files fr
 are always merged in.
 
 Work runs on a small thread pool so page fetches overlap resolution: ``prefetch`` submits
-pages (and the metadata of each project's newest usable release); ``find`` and ``metadata``
-wait on work already in flight instead of starting it again. Pool tasks never wait on other
-pool tasks, so the pool cannot deadlock.
+pages (and the metadata of each project's newest usable release, and then the pages its
+dependencies name, so a chain like ``pydantic`` -> ``pydantic-core`` is fetched without waiting
+for the resolver to get there); ``find`` and ``metadata`` wait on work already in flight
+instead of starting it again. Pool tasks never wait on other pool tasks, so the pool cannot
+deadlock.
 
 A page is judged as it is parsed: ``Evaluator.precheck`` turns away, before their URLs are even
 joined, the files whose tags or upload time rule them out. Such a file costs one
@@ -27,7 +29,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from packaging.utils import NormalizedName
+from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+from packaging.utils import NormalizedName, canonicalize_name
 
 from toolcache.index import urls
 from toolcache.index.client import IndexClient
@@ -166,12 +169,33 @@ class IndexFinder:
         if chosen is None or not (chosen.has_metadata_file or chosen.kind == "wheel"):
             return
         with contextlib.suppress(RuntimeError):
-            self._submit(
+            meta = self._submit(
                 self._metas,
                 chosen,
                 functools.partial(self._metadata.fetch, chosen),
                 background=True,
             )
+            meta.add_done_callback(self._prefetch_dependencies)
+
+    def _prefetch_dependencies(self, future: Future[DistMetadata]) -> None:
+        """Prefetch the pages a prefetched release depends on for the target (no extras).
+
+        A guess: the resolver may pick another release, and then some of these pages go
+        unused. Each page is fetched at most once however often it is named.
+        """
+        if future.cancelled() or future.exception() is not None:
+            return
+        environment = {**self.target.markers, "extra": ""}
+        names: set[NormalizedName] = set()
+        for requirement in future.result().requires_dist:
+            if requirement.marker is not None:
+                try:
+                    if not requirement.marker.evaluate(environment):
+                        continue
+                except (UndefinedComparison, UndefinedEnvironmentName):
+                    continue
+            names.add(canonicalize_name(requirement.name))
+        self.prefetch(sorted(n for n in names if n not in self._pages))
 
     # -- work --------------------------------------------------------------------------------
 
