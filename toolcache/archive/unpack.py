@@ -1,16 +1,17 @@
 """Check and extract an archive into an empty folder; refuse anything unsafe or inconsistent.
 
-The archive is read once, as a stream: zstandard decompresses, ``tarfile`` parses headers
-(stream mode, so it never seeks), and every member is written here, not by ``tarfile``'s
-extraction. Before anything but the receipt is read, the receipt is checked as a whole
+The archive is read once, as a stream: zstandard decompresses, ``tarfile`` parses headers,
+and every member is written here, not by ``tarfile``'s extraction. ``tarfile`` reads from a
+forward-only file over the decompressed stream (``_Budget``) in its seeking mode, so headers
+and data are read with exact sizes, without the buffer copies of its stream mode.
+
+Before anything but the receipt is read, the receipt is checked as a whole
 (``Contents.from_bytes``) and against what the caller expects (interpreter, resolution,
 packages). Then each member must be exactly the next listed entry: same path, type, size,
 symlink target; each file is hashed before it is written, with ``O_EXCL | O_NOFOLLOW``, on a
-few threads (creating files is what extraction spends its time on).
-``tarfile`` reads from a forward-only file over the decompressed stream (``_Budget``), in its
-seeking mode: headers and data are read with exact sizes, without the copies of its stream
-mode. A byte budget bounds what is decompressed: the receipt's size limit first, then per member the
-size the receipt declares for it, so neither a bomb nor an oversized header gets far.
+few threads (creating files is what extraction spends its time on). A byte budget bounds
+what is decompressed: the receipt's size limit first, then per member the size the receipt
+declares for it, so neither a bomb nor an oversized header gets far.
 
 On any refusal an ``ArchiveError`` is raised; the caller removes the folder (nothing is ever
 written outside it).
@@ -206,7 +207,7 @@ def unpack(
             budget.seek(1 << 62)  # to the end: zstd checks its frame checksum there
     except zstandard.ZstdError as exc:
         raise ArchiveError(archive, f"it is not valid zstd data ({exc})") from None
-    except (tarfile.TarError, EOFError) as exc:
+    except (tarfile.TarError, EOFError, io.UnsupportedOperation) as exc:
         raise ArchiveError(archive, f"it is truncated or not a tar archive ({exc})") from None
     return contents
 
