@@ -199,6 +199,101 @@ def run(
     )
 
 
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        envvar="TOOLCACHE_STORE",
+        help="A shared store: a folder, file:// URL, or an HTTP(S) cache (Bazel layout).",
+    ),
+]
+
+
+@app.command()
+def export(
+    manifest: ManifestOpt = Path("tools.yaml"),
+    tool: ToolOpt = None,
+    to: Annotated[
+        Path | None, typer.Option("--to", help="Folder for the archives (default: cache-path).")
+    ] = None,
+    store: StoreOpt = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove archives the manifest no longer needs.")
+    ] = False,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Say what would be uploaded; write nothing.")
+    ] = False,
+    level: Annotated[
+        int | None, typer.Option("--level", min=1, max=22, help="zstd level (default: measured).")
+    ] = None,
+    locked: LockedOpt = False,
+    frozen: FrozenOpt = False,
+    offline: OfflineOpt = False,
+    cache_dir: CacheOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Pack each environment the manifest needs as a .tar.zst archive (for CI caches, stores)."""
+    from toolcache.commands.export import export as run_export
+
+    if to is not None and store is not None:
+        raise typer.BadParameter("--to and --store exclude each other")
+    raise typer.Exit(
+        run_export(
+            manifest,
+            tool or [],
+            cache_root=cache_dir or paths.cache_root(),
+            to=to,
+            store=store,
+            prune=prune,
+            mode=_mode(locked, frozen, False),
+            offline=offline,
+            output=Output(quiet=quiet),
+            read_only=read_only,
+            level=level,
+        )
+    )
+
+
+@app.command()
+def restore(
+    manifest: ManifestOpt = Path("tools.yaml"),
+    tool: ToolOpt = None,
+    from_: Annotated[
+        Path | None,
+        typer.Option("--from", help="Folder with archives (default: cache-path)."),
+    ] = None,
+    store: StoreOpt = None,
+    no_build: Annotated[
+        bool, typer.Option("--no-build", help="Report missing instead of building.")
+    ] = False,
+    output_format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    locked: LockedOpt = False,
+    frozen: FrozenOpt = False,
+    offline: OfflineOpt = False,
+    cache_dir: CacheOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Bring every tool's environment back: hit, restored from an archive, built, or missing."""
+    from toolcache.commands.restore import restore as run_restore
+
+    if from_ is not None and store is not None:
+        raise typer.BadParameter("--from and --store exclude each other")
+    raise typer.Exit(
+        run_restore(
+            manifest,
+            tool or [],
+            cache_root=cache_dir or paths.cache_root(),
+            from_=from_,
+            store=store,
+            no_build=no_build,
+            mode=_mode(locked, frozen, False),
+            offline=offline,
+            output_format=output_format.value,
+            output=Output(quiet=quiet),
+        )
+    )
+
+
 @app.command("list")
 def list_command(
     output_format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
