@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,6 @@ from tests.index.test_finder import finder_for, page_requests
 from tests.support.index import LocalIndex
 from toolcache.index.evaluate import (
     NO_SUPPORTED_TAG,
-    UPLOADED_AFTER_CUTOFF,
     Evaluator,
     Rejected,
     TagParts,
@@ -97,7 +96,16 @@ def _outcome(evaluator: Evaluator, raw: RawFile) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("exclude_newer", [None, CUTOFF])
+@pytest.mark.parametrize(
+    "exclude_newer",
+    [
+        None,
+        CUTOFF,
+        CUTOFF.astimezone(timezone(timedelta(hours=2))),
+        CUTOFF.replace(tzinfo=None),
+        CUTOFF.replace(microsecond=0),
+    ],
+)
 def test_precheck_rejects_only_what_evaluate_rejects(exclude_newer: datetime | None) -> None:
     evaluator = Evaluator(PKG, TARGET, exclude_newer)
     prechecked = 0
@@ -124,7 +132,9 @@ def test_precheck_reasons() -> None:
     # Each part occurs in some tag of the target, though no tag has all three: evaluate decides.
     assert evaluator.precheck("pkg-1.0-py3-cp311-any.whl", ok_time) is None
     assert evaluator.precheck("pkg-1.0-py2.py3-none-any.whl", ok_time) is None
-    assert evaluator.precheck("pkg-1.0.tar.gz", "2024-06-01T12:00:01Z") == UPLOADED_AFTER_CUTOFF
+    assert evaluator.precheck("pkg-1.0.tar.gz", "2024-06-01T12:00:01Z") == (
+        "uploaded 2024-06-01T12:00:01Z, after exclude-newer"
+    )
     # The same second as the cutoff, or a form other than plain UTC: the full check decides.
     assert evaluator.precheck("pkg-1.0.tar.gz", "2024-06-01T12:00:00.9Z") is None
     assert evaluator.precheck("pkg-1.0.tar.gz", "2024-06-01T14:00:00+02:00") is None
@@ -219,8 +229,8 @@ def test_find_reports_prechecked_files_as_rejected(
     assert [f.filename for f in result.files] == ["pkg-1.0-py3-none-any.whl"]
     assert sorted(result.rejections) == [
         ("pkg-1.0-cp39-cp39-win_amd64.whl", NO_SUPPORTED_TAG),
-        ("pkg-2.0-py3-none-any.whl", UPLOADED_AFTER_CUTOFF),
-        ("pkg-2.0.tar.gz", UPLOADED_AFTER_CUTOFF),
+        ("pkg-2.0-py3-none-any.whl", "uploaded 2025-01-01T00:00:00Z, after exclude-newer"),
+        ("pkg-2.0.tar.gz", "uploaded 2025-01-01T00:00:00.000001Z, after exclude-newer"),
     ]
     assert {r.filename for r in result.rejected} == {f for f, _ in result.rejections}
 

@@ -36,7 +36,6 @@ from toolcache.target import Target
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 
 NO_SUPPORTED_TAG = "no wheel tag supported by the target"
-UPLOADED_AFTER_CUTOFF = "uploaded after exclude-newer"
 
 # An upload time in the one form PyPI writes; only these are compared as text.
 _PLAIN_UTC_TIME = re.compile(
@@ -120,8 +119,11 @@ class Evaluator:
         self.target = target
         self.exclude_newer = _utc(exclude_newer) if exclude_newer is not None else None
         self.tag_parts = tag_parts if tag_parts is not None else TagParts.of(target)
+        # exclude-newer to the second, in the form of a plain UTC upload time's first 19 chars.
         self._cutoff_seconds = (
-            self.exclude_newer.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            self.exclude_newer.astimezone(timezone.utc)
+            .replace(tzinfo=None, microsecond=0)
+            .isoformat()
             if self.exclude_newer is not None
             else None
         )
@@ -142,7 +144,7 @@ class Evaluator:
             and upload_time[:19] > self._cutoff_seconds
             and _PLAIN_UTC_TIME.fullmatch(upload_time)
         ):
-            return UPLOADED_AFTER_CUTOFF
+            return f"uploaded {upload_time}, after exclude-newer"
         return None
 
     def check_filename(self, raw: RawFile) -> ParsedFilename:
