@@ -527,8 +527,8 @@ class SimulatedRunner:
             "GITHUB_ACTION_PATH": context["github"]["action_path"],
         }
         if step.get("id") == "install":
-            assert "pip install" in step["run"] and "TOOLCACHE_ACTION_PATH" in step["run"]
-            assert env["TOOLCACHE_ACTION_PATH"] == context["github"]["action_path"]
+            assert "pip install" in step["run"] and "ACTION_PATH" in step["run"]
+            assert env["ACTION_PATH"] == context["github"]["action_path"]
             command = [sys.executable, "-c", "import toolcache"]
         else:
             script = self.temp / f"step-{self.counter}.sh"
@@ -670,6 +670,8 @@ def test_a_refused_save_is_a_warning(tmp_path: Path, local_index: LocalIndex, di
     repository = make_repository(tmp_path / "repository", local_index, dists)
     service = RefusingCacheService(tmp_path / "cache-service")
     runner = SimulatedRunner(tmp_path / "runner", repository, service)
+    # A store named in the job's environment does not get in the way: the input decides.
+    runner.env["TOOLCACHE_STORE"] = str(tmp_path / "elsewhere")
     run = runner.run_action(ROOT, {"tools": "lint"})
     assert not run.failed
     assert json.loads(run.outputs["statuses"]) == {"lint": "built"}
