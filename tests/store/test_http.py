@@ -201,6 +201,17 @@ def test_a_pointer_for_another_environment_is_ignored(built: Runner, nginx: Ngin
         store.close()
 
 
+def test_an_oversized_pointer_is_ignored(nginx: Nginx) -> None:
+    key = ArchiveKey("a" * 64, "b" * 64)
+    (nginx.data / "ac").mkdir(parents=True)
+    (nginx.data / "ac" / key.digest).write_bytes(b" " * (1 << 20))
+    store = HttpStore(nginx.url)
+    try:
+        assert store.pointer(key) is None
+    finally:
+        store.close()
+
+
 def test_unreachable_store_falls_back_to_building(
     built: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
