@@ -163,9 +163,8 @@ class SdistBuilder:
     # -- building ------------------------------------------------------------------------
 
     def _build(self, sdist: Path) -> bytes:
-        import build.env
-
         import build
+        import build.env
 
         output: list[bytes] = []
 
