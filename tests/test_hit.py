@@ -80,3 +80,16 @@ def test_settings_change_invalidates_but_credentials_do_not(
 
 def test_last_used_name_matches_receipts() -> None:
     assert _hit.LAST_USED == receipt.LAST_USED
+
+
+def test_every_setting_variable_is_watched() -> None:
+    """A variable ``settings.py`` reads but the hit record ignores would let a hit run a stale
+    environment after that variable changed."""
+    import re
+
+    import toolcache.settings
+
+    source = Path(toolcache.settings.__file__).read_text()
+    read = set(re.findall(r'"((?:TOOLCACHE|UV|PIP)_[A-Z_]+)"', source))
+    assert read
+    assert read <= set(_hit.SETTINGS_ENV)

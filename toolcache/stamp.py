@@ -30,24 +30,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+from toolcache._hit import SETTINGS_ENV
 
-#: Environment variables whose values change what ``plan``/``run`` would decide.
-SETTINGS_ENV = (
-    "TOOLCACHE_INDEX_URL",
-    "UV_DEFAULT_INDEX",
-    "UV_INDEX_URL",
-    "PIP_INDEX_URL",
-    "TOOLCACHE_EXTRA_INDEX_URL",
-    "UV_INDEX",
-    "UV_EXTRA_INDEX_URL",
-    "PIP_EXTRA_INDEX_URL",
-    "TOOLCACHE_FIND_LINKS",
-    "UV_FIND_LINKS",
-    "TOOLCACHE_EXCLUDE_NEWER",
-    "UV_EXCLUDE_NEWER",
-)
-DISCOVERY_ENV = ("PATH", "PYENV_ROOT", "RUNNER_TOOL_CACHE", "HOME")
+FORMAT = 1
 
 
 def _sha256_file(path: Path) -> str | None:
@@ -66,7 +51,7 @@ def _identity(path: str) -> list[int] | None:
 
 
 def environment_digest(environ: Mapping[str, str]) -> str:
-    values = {name: environ.get(name) for name in (*SETTINGS_ENV, *DISCOVERY_ENV)}
+    values = {name: environ.get(name) for name in SETTINGS_ENV}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
