@@ -13,16 +13,12 @@ from typing import Any
 import packaging
 import pytest
 
+from toolcache import discovery as discovery_module
 from toolcache import interpreter as interpreter_module
 from toolcache import paths
+from toolcache.discovery import PythonRequest, find_interpreter, parse_request
 from toolcache.errors import InterpreterNotFound, InterpreterProbeFailed, ToolcacheError
-from toolcache.interpreter import (
-    Interpreter,
-    PythonRequest,
-    find_interpreter,
-    parse_request,
-    probe,
-)
+from toolcache.interpreter import Interpreter, probe
 
 # Read before the autouse fixture points HOME at a temporary directory.
 PYENV_ROOT = Path(os.environ.get("PYENV_ROOT") or "~/.pyenv").expanduser()
@@ -281,7 +277,7 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PYENV_ROOT", str(root / "pyenv"))
     for name in ("RUNNER_TOOL_CACHE", "UV_PYTHON_INSTALL_DIR", "ASDF_DATA_DIR"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(interpreter_module, "SYSTEM_DIRS", ())
+    monkeypatch.setattr(discovery_module, "SYSTEM_DIRS", ())
     if not Path("/opt/hostedtoolcache").exists():
         return root
     pytest.skip("a GitHub tool cache is present; discovery would see it")

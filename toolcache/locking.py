@@ -83,7 +83,7 @@ class Planner:
         if self.python_version is not None or self.platform is not None:
             choice = self._described_target(request)
         else:
-            from toolcache.interpreter import find_interpreter
+            from toolcache.discovery import find_interpreter
 
             interp = find_interpreter(request, self.cache_root)
             choice = TargetChoice(
@@ -123,7 +123,7 @@ class Planner:
         """The interpreter ``existing`` was locked for, when it also satisfies ``request``."""
         if self.python_version is not None or self.platform is not None:
             return None
-        from toolcache.interpreter import find_interpreter_with_hash
+        from toolcache.discovery import find_interpreter_with_hash
 
         interp = find_interpreter_with_hash(request, existing.interpreter, self.cache_root)
         if interp is None:
