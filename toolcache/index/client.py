@@ -17,32 +17,30 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import netrc
 import os
 import re
 import ssl
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import TypeVar
 
 import httpx
 
 from toolcache import paths
 from toolcache.errors import HashMismatch, IndexError_
-from toolcache.index import urls
+from toolcache.index import disk, urls
 
 T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 0.2
-_CHUNK = 1 << 16
-_PAGE_MAGIC = b"toolcache-page-v1\n"
+
+disk.PAGE_MAGIC = b"toolcache-page-v1\n"
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.IGNORECASE)
 
 
@@ -124,42 +122,6 @@ def _describe(exc: httpx.TransportError) -> str:
     return text.splitlines()[-1] if text else type(exc).__name__
 
 
-def _max_age(headers: Mapping[str, str]) -> float | None:
-    """Seconds the response stays fresh; None when it must not be stored."""
-    directives = [d.strip().lower() for d in headers.get("cache-control", "").split(",")]
-    if "no-store" in directives:
-        return None
-    if "no-cache" in directives:
-        return 0.0
-    for directive in directives:
-        name, _, value = directive.partition("=")
-        if name.strip() == "max-age":
-            with contextlib.suppress(ValueError):
-                return max(0.0, float(value.strip().strip('"')))
-    return 0.0
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
-        raise
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class ByteRange:
     """Bytes ``start`` to ``end`` (exclusive) of a remote file that is ``size`` bytes long."""
@@ -182,53 +144,6 @@ def _parse_content_range(value: str) -> tuple[int, int, int] | None:
     if first > last or last >= size:
         return None
     return first, last + 1, size
-
-
-@dataclass
-class _CachedPage:
-    status: int
-    url: str
-    content_type: str
-    etag: str | None
-    last_modified: str | None
-    max_age: float
-    fetched: float
-    body: bytes
-
-    def is_fresh(self, now: float) -> bool:
-        return now - self.fetched < self.max_age
-
-    def dump(self) -> bytes:
-        header = {
-            "status": self.status,
-            "url": self.url,
-            "content_type": self.content_type,
-            "etag": self.etag,
-            "last_modified": self.last_modified,
-            "max_age": self.max_age,
-            "fetched": self.fetched,
-        }
-        return _PAGE_MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + self.body
-
-    @classmethod
-    def load(cls, data: bytes) -> _CachedPage | None:
-        if not data.startswith(_PAGE_MAGIC):
-            return None
-        header_line, _, body = data[len(_PAGE_MAGIC) :].partition(b"\n")
-        try:
-            h = json.loads(header_line)
-            return cls(
-                status=int(h["status"]),
-                url=str(h["url"]),
-                content_type=str(h["content_type"]),
-                etag=h["etag"],
-                last_modified=h["last_modified"],
-                max_age=float(h["max_age"]),
-                fetched=float(h["fetched"]),
-                body=body,
-            )
-        except (ValueError, KeyError, TypeError):
-            return None
 
 
 class IndexClient:
@@ -382,9 +297,9 @@ class IndexClient:
         if urls.is_file_url(url):
             return self._get_file_page(url)
         cache_path = self._page_path(url, accept)
-        cached: _CachedPage | None = None
+        cached: disk.CachedPage | None = None
         with contextlib.suppress(OSError):
-            cached = _CachedPage.load(cache_path.read_bytes())
+            cached = disk.CachedPage.load(cache_path.read_bytes())
         now = time.time()
         if cached is not None and (self.offline or (not self.refresh and cached.is_fresh(now))):
             return self._page_result(cached, from_cache=True)
@@ -396,8 +311,8 @@ class IndexClient:
             if cached.last_modified:
                 headers["If-Modified-Since"] = cached.last_modified
 
-        def consume(response: httpx.Response) -> tuple[_CachedPage, bool, bool]:
-            max_age = _max_age(response.headers)
+        def consume(response: httpx.Response) -> tuple[disk.CachedPage, bool, bool]:
+            max_age = disk.max_age(response.headers)
             if response.status_code == 304 and cached is not None:
                 if max_age is not None:
                     cached.max_age = max_age
@@ -408,7 +323,7 @@ class IndexClient:
             else:
                 self._check_status(response, url)
                 body = response.read()
-            entry = _CachedPage(
+            entry = disk.CachedPage(
                 status=200 if response.status_code < 300 else response.status_code,
                 url=urls.split_credentials(str(response.url))[0],
                 content_type=response.headers.get("content-type", ""),
@@ -423,11 +338,11 @@ class IndexClient:
         entry, revalidated, store = self._fetch(url, headers, consume)
         if store:
             with contextlib.suppress(OSError):
-                _write_atomic(cache_path, entry.dump())
+                disk.write_atomic(cache_path, entry.dump())
         return self._page_result(entry, from_cache=revalidated)
 
     @staticmethod
-    def _page_result(entry: _CachedPage, *, from_cache: bool) -> Page | None:
+    def _page_result(entry: disk.CachedPage, *, from_cache: bool) -> Page | None:
         if entry.status in (404, 410):
             return None
         return Page(entry.url, entry.content_type, entry.body, from_cache)
@@ -465,7 +380,7 @@ class IndexClient:
     def write_blob(self, cache_key: str, data: bytes) -> None:
         """Keep ``data`` forever under ``cache_key``; a key must name immutable content."""
         with contextlib.suppress(OSError):
-            _write_atomic(self._keyed_blob_path(cache_key), data)
+            disk.write_atomic(self._keyed_blob_path(cache_key), data)
 
     def get_blob(self, url: str, sha256: str | None, *, cache_key: str | None = None) -> bytes:
         """A small immutable file (a PEP 658 metadata file), verified against ``sha256``.
@@ -500,7 +415,7 @@ class IndexClient:
                 raise HashMismatch(what, sha256, actual)
         if path is not None:
             with contextlib.suppress(OSError):
-                _write_atomic(path, data)
+                disk.write_atomic(path, data)
         return data
 
     def download(
@@ -529,7 +444,7 @@ class IndexClient:
             if not local.is_file():
                 raise IndexError_(f"{local} does not exist")
             if sha256 is not None:
-                actual = _sha256_file(local)
+                actual = disk.sha256_file(local)
                 if actual != sha256:
                     raise HashMismatch(filename, sha256, actual)
             return local
@@ -537,9 +452,9 @@ class IndexClient:
 
         def consume(response: httpx.Response) -> Path:
             self._check_status(response, url)
-            with _temp_beside(root) as (tmp_path, f):
+            with disk.temp_beside(root) as (tmp_path, f):
                 digest = hashlib.sha256()
-                for chunk in response.iter_bytes(_CHUNK):
+                for chunk in response.iter_bytes(disk.CHUNK):
                     digest.update(chunk)
                     f.write(chunk)
                 f.close()
@@ -610,17 +525,3 @@ class IndexClient:
             return ByteRange(first, data, size)
 
         return self._fetch(url, headers, consume)
-
-
-@contextlib.contextmanager
-def _temp_beside(directory: Path) -> Iterator[tuple[Path, IO[bytes]]]:
-    """A temp file in ``directory`` removed unless it was moved away by the caller."""
-    fd, name = tempfile.mkstemp(dir=directory, prefix=".download-")
-    tmp = Path(name)
-    f = os.fdopen(fd, "wb")
-    try:
-        yield tmp, f
-    finally:
-        f.close()
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
