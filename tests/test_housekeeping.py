@@ -61,7 +61,7 @@ def test_list_and_gc(tmp_path: Path, local_index: LocalIndex, dists: Dists) -> N
     assert "2 environments" in text and f"{manifest}:a" in text
 
     # Nothing unreferenced yet: gc removes nothing.
-    assert "freed 0 B (0 of 2 environments)" in cli("gc", cwd=tmp_path).stdout
+    assert "freed 0 B (0 of 2 environments, 0 unpacked wheels" in cli("gc", cwd=tmp_path).stdout
 
     # Tool b leaves the manifest: its environment is unreferenced, but it was used a moment
     # ago, so it counts as in use and stays.
@@ -69,17 +69,23 @@ def test_list_and_gc(tmp_path: Path, local_index: LocalIndex, dists: Dists) -> N
     cli("plan", "-m", str(manifest), cwd=tmp_path)
     (b_id,) = [i for i, e in listed.items() if e["used-by"] == [f"{manifest}:b"]]
     (a_id,) = [i for i in listed if i != b_id]
-    assert "(0 of 2 environments)" in cli("gc", cwd=tmp_path).stdout
+    assert "(0 of 2 environments, 0 unpacked wheels" in cli("gc", cwd=tmp_path).stdout
 
     b_path = Path(str(listed[b_id]["path"]))
     age(b_path, 3600)
     dry = cli("gc", "--dry-run", cwd=tmp_path).stdout
     assert f"would remove {b_id}: no known manifest uses it" in dry
     assert b_path.exists()
+    unpacked = Path(os.environ["TOOLCACHE_CACHE_DIR"]) / "files-v1" / "unpacked"
+    assert len(list(unpacked.glob("*/*"))) == 2
     out = cli("gc", cwd=tmp_path).stdout
     assert f"removed {b_id}: no known manifest uses it" in out
+    assert "(1 of 2 environments, 1 unpacked wheels no environment uses)" in out
     assert not b_path.exists()
     assert list(envs_listed(tmp_path)) == [a_id]
+    # alpha's unpacked wheel stays: its environment links to it.
+    (kept,) = unpacked.glob("*/*")
+    assert any(f.stat().st_nlink > 1 for f in kept.rglob("*") if f.is_file())
 
     # --max-age removes even a referenced environment not used for that long...
     a_path = Path(str(listed[a_id]["path"]))

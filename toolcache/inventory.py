@@ -112,3 +112,50 @@ def remove(info: EnvInfo) -> None:
         aside = info.path.parent / f".trash-{info.path.name}-{os.getpid()}"
         info.path.rename(aside)
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def build_running(cache_root: Path) -> bool:
+    """Whether any environment is being built right now (its lock is held)."""
+    from toolcache.file_lock import is_locked
+
+    root = paths.envs_dir(cache_root)
+    return root.is_dir() and any(is_locked(lock) for lock in root.glob("*/*.lock"))
+
+
+def unused_trees(cache_root: Path) -> list[tuple[Path, int]]:
+    """Unpacked wheels no environment links to: every file has one link, the tree's own.
+
+    Environments hard-link their files from these trees, so a tree whose files all have a link
+    count of one serves no environment; the wheel it came from stays in the cache, so a later
+    build unpacks it again without the network.
+    """
+    root = paths.wheel_cache_dir(cache_root) / "unpacked"
+    found: list[tuple[Path, int]] = []
+    if not root.is_dir():
+        return found
+    for tree in sorted(root.glob("*/*")):
+        if not tree.is_dir() or tree.name.startswith("."):
+            continue
+        size, linked = 0, False
+        for dirpath, _dirs, files in os.walk(tree):
+            for name in files:
+                try:
+                    st = os.lstat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                if st.st_nlink > 1:
+                    linked = True
+                    break
+                size += getattr(st, "st_blocks", 0) * 512 or st.st_size
+            if linked:
+                break
+        if not linked:
+            found.append((tree, size))
+    return found
+
+
+def remove_tree(tree: Path) -> None:
+    """Move an unpacked tree aside (a lookup never sees half of it), then delete it."""
+    aside = tree.parent / f".trash-{tree.name}-{os.getpid()}"
+    tree.rename(aside)
+    shutil.rmtree(aside, ignore_errors=True)

@@ -1,6 +1,9 @@
-"""``toolcache gc``: remove environments no manifest uses, unused for long, or over a size.
+"""``toolcache gc``: remove environments no manifest uses, unused for long, or over a size,
+then the unpacked wheels no environment links to any more (the wheels themselves stay, so
+rebuilding needs no network).
 
-Never removes an environment in use (being built, or used in the last few minutes).
+Never removes an environment in use (being built, or used in the last few minutes), and
+leaves unpacked wheels alone while any environment is being built.
 """
 
 from __future__ import annotations
@@ -11,7 +14,15 @@ from pathlib import Path
 
 from toolcache.commands.list_envs import human_size
 from toolcache.errors import ToolcacheError
-from toolcache.inventory import EnvInfo, environments, in_use, remove
+from toolcache.inventory import (
+    EnvInfo,
+    build_running,
+    environments,
+    in_use,
+    remove,
+    remove_tree,
+    unused_trees,
+)
 from toolcache.output import Output
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -85,6 +96,16 @@ def gc(
             remove(env)
         freed += env.size
         output.result(f"{'would remove' if dry_run else 'removed'} {env.env_id}: {why}")
+    trees: list[tuple[Path, int]] = []
+    if not build_running(cache_root):  # a build may be about to link from any tree
+        trees = unused_trees(cache_root)
+        for tree, tree_size in trees:
+            if not dry_run:
+                remove_tree(tree)
+            freed += tree_size
     verb = "would free" if dry_run else "freed"
-    output.result(f"{verb} {human_size(freed)} ({len(doomed)} of {len(envs)} environments)")
+    output.result(
+        f"{verb} {human_size(freed)} ({len(doomed)} of {len(envs)} environments, "
+        f"{len(trees)} unpacked wheels no environment uses)"
+    )
     return 0
