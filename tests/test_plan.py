@@ -359,3 +359,20 @@ def test_lock_keeps_its_interpreter_when_path_order_changes(
     second = json.loads(proc.stdout)
     assert second["tools"]["x"]["python"].startswith("CPython 3.12")
     assert second["tools"]["x"]["interpreter"] == first["tools"]["x"]["interpreter"]
+
+
+def test_relative_interpreter_path_is_relative_to_the_manifest(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    fill_index(local_index, dists)
+    project = tmp_path / "project"
+    (project / "py" / "bin").mkdir(parents=True)
+    (project / "py" / "bin" / "python3").symlink_to(Path(sys.executable).resolve())
+    manifest = project / "tools.yaml"
+    manifest.write_text(
+        f"index-url: {local_index.url}\npython: ./py/bin/python3\ntools:\n  x: fmtme\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    doc = plan_json(manifest, elsewhere)
+    assert doc["tools"]["x"]["python"].endswith(str(project / "py" / "bin" / "python3"))

@@ -85,7 +85,7 @@ class Planner:
         else:
             from toolcache.discovery import find_interpreter
 
-            interp = find_interpreter(request, self.cache_root)
+            interp = find_interpreter(self._anchored(request), self.cache_root)
             choice = TargetChoice(
                 description=interp.describe(),
                 interpreter_hash=keys.InterpreterHash(interp.hash),
@@ -95,6 +95,15 @@ class Planner:
             )
         self._choices[request] = choice
         return choice
+
+    def _anchored(self, request: str | None) -> str | None:
+        """A relative interpreter path in the manifest is relative to the manifest's folder."""
+        from toolcache.discovery import parse_request
+
+        path = parse_request(request).path
+        if path is None or path.is_absolute():
+            return request
+        return str(self.manifest.path.parent.absolute() / path)
 
     def _described_target(self, request: str | None) -> TargetChoice:
         from toolcache.platforms import target_for
