@@ -203,3 +203,25 @@ def test_plan_hit_prints_the_same_as_the_full_path(
     changed = toolcache("-m", "toolcache", "plan", "-m", str(path), "--tool", "lint", cwd=tmp_path)
     assert changed.returncode == 0
     assert "lint" in changed.stdout and "check" not in changed.stdout.split("key")[0]
+
+
+def test_manifest_found_from_a_subfolder(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    fill(local_index, dists)
+    path = manifest(tmp_path / "repo", local_index.url)
+    (path.parent / ".git").mkdir()
+    sub = path.parent / "src" / "pkg"
+    sub.mkdir(parents=True)
+    first = toolcache("-m", "toolcache", "run", "lint", "a", cwd=sub)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("lintme ['a']")
+    hit = toolcache("-m", "toolcache", "run", "lint", "b", cwd=sub)
+    assert hit.stdout.startswith("lintme ['b']")
+    # The search stops at the repository root: no manifest above it is used.
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / ".git").mkdir()
+    proc = toolcache("-m", "toolcache", "run", "lint", cwd=outside)
+    assert proc.returncode == 1
+    assert f"{outside / 'tools.yaml'}: manifest not found" in proc.stderr

@@ -72,7 +72,9 @@ def _cache_root(values: dict[str, list[str]]) -> str:
 
 
 def _manifest(values: dict[str, list[str]]) -> str:
-    return os.path.abspath(values.get("manifest", ["tools.yaml"])[-1])
+    from toolcache import paths
+
+    return paths.find_manifest(values["manifest"][-1] if "manifest" in values else None)
 
 
 def fast_run(args: list[str]) -> int | None:

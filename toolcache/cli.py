@@ -36,7 +36,13 @@ class Prerelease(str, enum.Enum):
 
 
 ManifestOpt = Annotated[
-    Path, typer.Option("--manifest", "-m", help="The manifest.", show_default=True)
+    Path | None,
+    typer.Option(
+        "--manifest",
+        "-m",
+        help="The manifest (default: the nearest tools.yaml from here up to the repository root).",
+        show_default=False,
+    ),
 ]
 ToolOpt = Annotated[
     list[str] | None, typer.Option("--tool", "-t", help="Only this tool (repeatable).")
@@ -64,6 +70,10 @@ PlatformOpt = Annotated[
     str | None,
     typer.Option("--platform", help="Resolve for this platform, e.g. x86_64-manylinux_2_28."),
 ]
+
+
+def _manifest_path(given: Path | None) -> Path:
+    return Path(paths.find_manifest(None if given is None else str(given)))
 
 
 def _mode(locked: bool, frozen: bool, upgrade: bool) -> LockMode:
@@ -98,7 +108,7 @@ def _root(
 
 @app.command()
 def plan(
-    manifest: ManifestOpt = Path("tools.yaml"),
+    manifest: ManifestOpt = None,
     tool: ToolOpt = None,
     output_format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
     key_suffix: Annotated[str, typer.Option("--key-suffix", help="Added to the CI key.")] = "",
@@ -117,7 +127,7 @@ def plan(
 
     raise typer.Exit(
         run_plan(
-            manifest,
+            _manifest_path(manifest),
             tool or [],
             output_format=output_format.value,
             cache_root=cache_dir or paths.cache_root(),
@@ -134,7 +144,7 @@ def plan(
 
 @app.command()
 def lock(
-    manifest: ManifestOpt = Path("tools.yaml"),
+    manifest: ManifestOpt = None,
     tool: ToolOpt = None,
     check: Annotated[
         bool, typer.Option("--check", help="Fail if a lock would change (like --locked).")
@@ -152,7 +162,7 @@ def lock(
 
     raise typer.Exit(
         run_lock(
-            manifest,
+            _manifest_path(manifest),
             tool or [],
             cache_root=cache_dir or paths.cache_root(),
             mode=_mode(check, False, upgrade),
@@ -173,7 +183,7 @@ def run(
     args: Annotated[
         list[str] | None, typer.Argument(help="Arguments passed on to the tool.")
     ] = None,
-    manifest: ManifestOpt = Path("tools.yaml"),
+    manifest: ManifestOpt = None,
     locked: LockedOpt = False,
     frozen: FrozenOpt = False,
     offline: OfflineOpt = False,
@@ -188,7 +198,7 @@ def run(
         extra = extra[1:]
     raise typer.Exit(
         run_tool(
-            manifest,
+            _manifest_path(manifest),
             tool,
             extra,
             cache_root=cache_dir or paths.cache_root(),
@@ -211,7 +221,7 @@ StoreOpt = Annotated[
 
 @app.command()
 def export(
-    manifest: ManifestOpt = Path("tools.yaml"),
+    manifest: ManifestOpt = None,
     tool: ToolOpt = None,
     to: Annotated[
         Path | None, typer.Option("--to", help="Folder for the archives (default: cache-path).")
@@ -239,7 +249,7 @@ def export(
         raise typer.BadParameter("--to and --store exclude each other")
     raise typer.Exit(
         run_export(
-            manifest,
+            _manifest_path(manifest),
             tool or [],
             cache_root=cache_dir or paths.cache_root(),
             to=to,
@@ -256,7 +266,7 @@ def export(
 
 @app.command()
 def restore(
-    manifest: ManifestOpt = Path("tools.yaml"),
+    manifest: ManifestOpt = None,
     tool: ToolOpt = None,
     from_: Annotated[
         Path | None,
@@ -280,7 +290,7 @@ def restore(
         raise typer.BadParameter("--from and --store exclude each other")
     raise typer.Exit(
         run_restore(
-            manifest,
+            _manifest_path(manifest),
             tool or [],
             cache_root=cache_dir or paths.cache_root(),
             from_=from_,

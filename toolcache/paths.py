@@ -60,3 +60,26 @@ def envs_dir(root: Path) -> Path:
 def archives_dir(root: Path) -> Path:
     """Exported environment archives: the folder a CI cache step saves and restores."""
     return root / "archives"
+
+
+MANIFEST_NAME = "tools.yaml"
+
+
+def find_manifest(given: str | None, start: str | None = None) -> str:
+    """The manifest to use: ``given`` as it is, else the nearest ``tools.yaml`` from ``start``
+    (the current folder) upwards, stopping at a repository root; else ``tools.yaml`` here.
+
+    ``os.path`` only: the cache-hit path of ``run`` uses it.
+    """
+    if given is not None:
+        return os.path.abspath(given)
+    here = os.path.abspath(start or os.getcwd())
+    folder = here
+    while True:
+        candidate = os.path.join(folder, MANIFEST_NAME)
+        if os.path.isfile(candidate):
+            return candidate
+        parent = os.path.dirname(folder)
+        if parent == folder or os.path.exists(os.path.join(folder, ".git")):
+            return os.path.join(here, MANIFEST_NAME)
+        folder = parent
