@@ -425,13 +425,16 @@ class IndexClient:
         dest_dir: Path | None = None,
         *,
         filename: str | None = None,
+        on_bytes: Callable[[int], None] | None = None,
     ) -> Path:
         """The file at ``url``, verified, at ``<dest_dir>/<sha256[:2]>/<sha256>/<filename>``.
 
         ``dest_dir`` defaults to the files cache. A file already there is reused without any
         request. Without a promised ``sha256`` the file is stored under the hash it turns out
         to have. A mismatch raises ``HashMismatch`` and leaves nothing behind. Local (``file:``)
-        files are verified and returned in place.
+        files are verified and returned in place. ``on_bytes`` is given the length of each
+        chunk as it arrives, in the calling thread, and never when nothing is transferred; when
+        a download is retried it is first given minus what the failed attempt counted.
         """
         url = self.register(url)
         filename = filename or urls.filename_from_url(url)
@@ -449,14 +452,22 @@ class IndexClient:
                     raise HashMismatch(filename, sha256, actual)
             return local
         root.mkdir(parents=True, exist_ok=True)
+        counted = 0
 
         def consume(response: httpx.Response) -> Path:
+            nonlocal counted
+            if on_bytes is not None and counted:
+                on_bytes(-counted)  # an earlier attempt's bytes, read again from the start
+                counted = 0
             self._check_status(response, url)
             with disk.temp_beside(root) as (tmp_path, f):
                 digest = hashlib.sha256()
                 for chunk in response.iter_bytes(disk.CHUNK):
                     digest.update(chunk)
                     f.write(chunk)
+                    if on_bytes is not None:
+                        counted += len(chunk)
+                        on_bytes(len(chunk))
                 f.close()
                 actual = digest.hexdigest()
                 if sha256 is not None and actual != sha256:
