@@ -373,9 +373,12 @@ def main(argv: list[str]) -> int:
     except Exception as exc:  # a usage error (click's, vendored or not) or a bug
         show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
         if callable(show) and isinstance(exit_code, int):
+            output.close()
             show()
             return exit_code
         return _bug(exc, output)
+    finally:
+        output.close()  # a failed or interrupted (typer: exit 130) command's live display
     return code if isinstance(code, int) else 0
 
 

@@ -1,14 +1,30 @@
 """The one place that writes to the terminal. Results go to stdout, everything else to stderr.
 
 Standard library only, so the cache-hit path of ``run`` can report errors without importing
-anything heavy.
+anything heavy. On a terminal, progress is a live display (``toolcache.progress``, which
+imports rich when it starts); elsewhere, when asked for, plain ``toolcache: ...`` lines.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+    from threading import Lock
+
+    from toolcache.progress import Display
+
+
+class _Terminal:
+    """There is one terminal: every Output of the process (the command's, and the one that
+    reports its error) shares one live display."""
+
+    display: Display | None = None
+    lock: Lock | None = None
 
 
 def progress_wanted(stream: TextIO) -> bool:
@@ -22,16 +38,57 @@ def progress_wanted(stream: TextIO) -> bool:
         return False
 
 
+def live_wanted(stream: TextIO) -> bool:
+    """A live display needs a terminal that can move its cursor."""
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+    return terminal and os.environ.get("TERM", "") not in ("dumb", "unknown")
+
+
+def stop_display() -> None:
+    """Erase the live display, if one runs, and give the terminal back (idempotent)."""
+    display, _Terminal.display = _Terminal.display, None
+    if display is not None:
+        display.stop()
+
+
 class Output:
     """Progress on stderr (only to a terminal, never with ``quiet``), warnings and errors on
-    stderr, results on stdout."""
+    stderr, results on stdout.
+
+    Progress is a live display when stderr is a terminal (``live``, by default decided from
+    ``err``), else plain lines. The display is stopped by ``close`` (also on leaving a
+    ``with`` block), and before a result or an error is written.
+    """
 
     def __init__(
-        self, *, quiet: bool = False, err: TextIO | None = None, out: TextIO | None = None
+        self,
+        *,
+        quiet: bool = False,
+        err: TextIO | None = None,
+        out: TextIO | None = None,
+        live: bool | None = None,
     ):
         self._err = err
         self._out = out
         self.quiet = quiet or not progress_wanted(self.err)
+        self.live = not self.quiet and (live_wanted(self.err) if live is None else live)
+        if self.live and _Terminal.lock is None:
+            import threading
+
+            _Terminal.lock = threading.Lock()
+
+    def __enter__(self) -> Output:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the live display, leaving the terminal clean (before ``exec``, on exit)."""
+        stop_display()
 
     @property
     def err(self) -> TextIO:
@@ -41,18 +98,53 @@ class Output:
     def out(self) -> TextIO:
         return self._out or sys.stdout
 
+    def _shown(self) -> Display:
+        assert _Terminal.lock is not None
+        with _Terminal.lock:
+            if _Terminal.display is None:
+                from toolcache.progress import Display
+
+                _Terminal.display = Display(self._err)
+            return _Terminal.display
+
     def progress(self, message: str) -> None:
-        if not self.quiet:
+        """A step: the live display's status line, else a plain line. A ``warning: ...``
+        stays on screen in both."""
+        if self.quiet:
+            return
+        if not self.live:
             print(f"toolcache: {message}", file=self.err, flush=True)
+        elif message.startswith("warning: "):
+            self._shown().print(f"toolcache: {message}")
+        else:
+            self._shown().step(message)
+
+    def download(
+        self, name: str, size: int | None
+    ) -> AbstractContextManager[Callable[[int], None] | None]:
+        """While downloading ``name`` (``size`` bytes when known): the callback to give each
+        chunk's length, or None when no bar is shown (plain lines, or quiet)."""
+        if self.live:
+            return self._shown().download(name, size)
+        import contextlib
+
+        return contextlib.nullcontext(None)
 
     def warning(self, message: str) -> None:
-        print(f"toolcache: warning: {message}", file=self.err, flush=True)
+        line = f"toolcache: warning: {message}"
+        display = _Terminal.display
+        if display is not None:
+            display.print(line)
+        else:
+            print(line, file=self.err, flush=True)
 
     def error(self, message: str) -> None:
+        stop_display()
         for line in message.splitlines() or [""]:
             print(f"toolcache: error: {line}", file=self.err, flush=True)
 
     def result(self, text: str) -> None:
+        stop_display()
         self.out.write(text if text.endswith("\n") else text + "\n")
         self.out.flush()
 

@@ -140,6 +140,7 @@ def _restore_one(
         index_urls=index_urls,
         offline=offline,
         progress=output.progress,
+        downloads=output.download,
     )
     return done("built", where, refused)
 

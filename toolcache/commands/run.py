@@ -41,6 +41,7 @@ def run(
         index_urls=plan.index_urls,
         offline=offline,
         progress=output.progress,
+        downloads=output.download,
     )
     record(plan, manifest_path, cache_root)
     manifest = str(manifest_path.absolute())
@@ -61,4 +62,5 @@ def run(
             environ=os.environ,
         ),
     )
+    output.close()  # the terminal is the tool's from here
     return exec_tool(str(env.path), str(env.bin_dir), [*locked.tool.run, *args], tool_name)

@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -49,6 +50,10 @@ if TYPE_CHECKING:
     from toolcache.lock import LockedPackage, ToolLock
 
 Progress = Callable[[str], None]
+#: Called with a file's name and size (None when unknown) as its download starts. The context
+#: it returns lasts as long as the download and gives the callback that is handed each chunk's
+#: length (or None: nothing counts the bytes). Called from the download threads.
+DownloadProgress = Callable[[str, int | None], AbstractContextManager[Callable[[int], None] | None]]
 
 #: A temporary directory whose lock is free is removed once it is this old (seconds).
 STALE_AFTER = 3600.0
@@ -108,8 +113,12 @@ def build(
     index_urls: Sequence[str] = (),
     offline: bool = False,
     progress: Progress | None = None,
+    downloads: DownloadProgress | None = None,
 ) -> Environment:
-    """Build (unless another process just did) the environment of ``lock`` and return it."""
+    """Build (unless another process just did) the environment of ``lock`` and return it.
+
+    ``progress`` is told each step; ``downloads`` sees each file downloaded.
+    """
     say = progress or _quiet
     if str(interpreter.hash) != str(lock.interpreter):
         raise BuildError(
@@ -144,6 +153,7 @@ def build(
                 index_urls=index_urls,
                 offline=offline,
                 say=say,
+                downloads=downloads,
             )
             tmp.chmod(0o755)  # mkdtemp made it private; an environment is not
             try:
@@ -209,6 +219,7 @@ def _build_into(
     index_urls: Sequence[str],
     offline: bool,
     say: Progress,
+    downloads: DownloadProgress | None = None,
 ) -> receipt_mod.Receipt:
     if offline:
         missing = missing_offline(lock, interpreter, cache_root)
@@ -230,12 +241,14 @@ def _build_into(
             workers = max(1, min(MAX_DOWNLOADS, len(needed) + 1))
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 venv_future = pool.submit(create_venv, interpreter, tmp, lock.tool)
-                downloads = {
-                    package: pool.submit(_fetch_and_unpack, client, lock, package, cache_root)
+                fetching = {
+                    package: pool.submit(
+                        _fetch_and_unpack, client, lock, package, cache_root, downloads
+                    )
                     for package in needed
                 }
                 with _cancel_on_error(pool):
-                    files.update((p, future.result()) for p, future in downloads.items())
+                    files.update((p, future.result()) for p, future in fetching.items())
                     layout = venv_future.result()
     trees: list[Path] = []
     for package in lock.packages:
@@ -288,10 +301,23 @@ def _local_file(lock: ToolLock, package: LockedPackage) -> Path:
     return (lock.path.parent / package.path).resolve()
 
 
-def _fetch(client: IndexClient, lock: ToolLock, package: LockedPackage) -> Path:
+def _fetch(
+    client: IndexClient,
+    lock: ToolLock,
+    package: LockedPackage,
+    downloads: DownloadProgress | None = None,
+) -> Path:
     """The package's file, verified against the lock's sha256 (downloaded when needed)."""
     if package.url is not None:
-        return client.download(package.url, package.sha256, filename=package.filename)
+        counting = (
+            contextlib.nullcontext(None)
+            if downloads is None
+            else downloads(package.filename, package.size)
+        )
+        with counting as on_bytes:
+            return client.download(
+                package.url, package.sha256, filename=package.filename, on_bytes=on_bytes
+            )
     if package.path is not None:
         return client.download(_local_file(lock, package).as_uri(), package.sha256)
     raise BuildError(lock.tool, "lock", f"{package.name} {package.version} has no url or path")
@@ -307,12 +333,17 @@ def _present_tree(cache_root: Path, package: LockedPackage) -> Path | None:
 
 
 def _fetch_and_unpack(
-    client: IndexClient, lock: ToolLock, package: LockedPackage, cache_root: Path
+    client: IndexClient,
+    lock: ToolLock,
+    package: LockedPackage,
+    cache_root: Path,
+    downloads: DownloadProgress | None = None,
 ) -> Path:
     """A wheel's tree unpacked in the cache (see ``toolcache.envs.unpacked``), or an sdist."""
+    file = _fetch(client, lock, package, downloads)
     if package.kind != "wheel":
-        return _fetch(client, lock, package)
-    return unpacked.ensure(_fetch(client, lock, package), package.sha256, cache_root).root
+        return file
+    return unpacked.ensure(file, package.sha256, cache_root).root
 
 
 def _sha256_file(path: Path) -> str:

@@ -19,6 +19,7 @@ from toolcache.envs import receipt as receipt_mod
 from toolcache.envs.receipt import Receipt
 
 if TYPE_CHECKING:
+    from toolcache.envs.build import DownloadProgress
     from toolcache.interpreter import Interpreter
     from toolcache.lock import ToolLock
 
@@ -65,6 +66,7 @@ def ensure(
     index_urls: Sequence[str] = (),
     offline: bool = False,
     progress: Callable[[str], None] | None = None,
+    downloads: DownloadProgress | None = None,
 ) -> Environment:
     """The environment of ``lock`` on ``interpreter``: looked up, else built from the lock.
 
@@ -72,7 +74,8 @@ def ensure(
     their sha256 and installed. ``index_urls`` (possibly with credentials) are registered with
     the HTTP client first, since locks store URLs without credentials. Raises a
     ``ToolcacheError`` (``HashMismatch``, ``IndexError_``, ``BuildError``, ...) on failure,
-    leaving the cache as it was apart from verified downloads.
+    leaving the cache as it was apart from verified downloads. ``progress`` is told each step
+    of a build, ``downloads`` sees each file downloaded (see ``build.DownloadProgress``).
     """
     found = lookup(cache_root, lock.interpreter, lock.resolution)
     if found is not None:
@@ -86,4 +89,5 @@ def ensure(
         index_urls=index_urls,
         offline=offline,
         progress=progress,
+        downloads=downloads,
     )
