@@ -173,3 +173,23 @@ def test_bad_versions(version: str) -> None:
 def test_only_cpython_can_be_targeted() -> None:
     with pytest.raises(ToolcacheError, match="only cpython"):
         target_for("3.10", "linux", implementation="pypy")
+
+
+def test_minor_only_target_ignores_single_patch_exclusions() -> None:
+    """`--python-version 3.9` compares lower bounds, as uv does: exclusions of single releases
+    above a package's lower bound do not matter; an exact 3.9.0 target is exact."""
+    from packaging.specifiers import SpecifierSet
+
+    from toolcache.platforms import target_for
+
+    minor = target_for("3.9", "x86_64-manylinux_2_28")
+    exact = target_for("3.9.0", "x86_64-manylinux_2_28")
+    # cryptography 47 and 48: the same exclusions, lower bounds on either side of 3.9.0.
+    assert minor.allows_python(SpecifierSet(">=3.8,!=3.9.0,!=3.9.1"))
+    assert not exact.allows_python(SpecifierSet(">=3.8,!=3.9.0,!=3.9.1"))
+    assert not minor.allows_python(SpecifierSet(">=3.9,!=3.9.0,!=3.9.1"))
+    assert minor.allows_python(SpecifierSet(">=3.9"))
+    assert not minor.allows_python(SpecifierSet(">=3.9.2"))
+    assert not minor.allows_python(SpecifierSet(">=3.10"))
+    assert not minor.allows_python(SpecifierSet("!=3.9.*"))
+    assert minor.allows_python(SpecifierSet(">=3.8"))

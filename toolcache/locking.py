@@ -120,6 +120,7 @@ class Planner:
                     k: m[k] for k in sorted(m) if k not in ("platform_release", "platform_version")
                 },
                 "tags": [str(t) for t in target.tags],
+                "any-patch": target.any_patch,
             }
         )
         description = (

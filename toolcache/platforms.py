@@ -323,4 +323,4 @@ def target_for(
         abis=cpython_abis((major, minor), debug=False, gil_disabled=False),
         platforms=platform_tags(machine),
     )
-    return Target(markers=markers, tags=tuple(tags))
+    return Target(markers=markers, tags=tuple(tags), any_patch=match.group(3) is None)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.version import Version
 
@@ -25,6 +26,9 @@ class Target:
 
     markers: Mapping[str, str]
     tags: tuple[Tag, ...]
+    #: Only ``X.Y`` was asked for (a described target): like uv, a ``requires-python`` that
+    #: only excludes single patch releases (``!=3.9.0, !=3.9.1``) still fits ``X.Y``.
+    any_patch: bool = False
     _rank: dict[Tag, int] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -36,6 +40,30 @@ class Target:
     @cached_property
     def python_full_version(self) -> Version:
         return Version(self.markers["python_full_version"])
+
+    def allows_python(self, requires_python: SpecifierSet) -> bool:
+        """Whether ``requires-python`` admits the target's Python (prereleases included).
+
+        For a target given as ``X.Y`` only, uv's rule: what counts is the lower bound, so
+        exclusions of single releases above it do not matter: ``>=3.8,!=3.9.0,!=3.9.1`` fits
+        ``3.9`` while ``>=3.9,!=3.9.0`` (whose lower bound is above 3.9.0) does not.
+        """
+        version = self.python_full_version
+        if not self.any_patch:
+            return requires_python.contains(version, prereleases=True)
+        exclusions = [
+            s for s in requires_python if s.operator == "!=" and not s.version.endswith(".*")
+        ]
+        base = SpecifierSet(",".join(str(s) for s in requires_python if s not in exclusions))
+        if not base.contains(version, prereleases=True):
+            return False
+        lowers = [
+            Version(s.version)
+            for s in base
+            if s.operator in (">=", "==", "~=", "===") and not s.version.endswith(".*")
+        ]
+        at_floor = bool(lowers) and max(lowers) == version
+        return not (at_floor and any(Version(s.version) == version for s in exclusions))
 
     def tag_rank(self, tags: frozenset[Tag]) -> int | None:
         """The rank of the best of ``tags`` (0 is best), or None if none is supported."""

@@ -199,7 +199,7 @@ class Evaluator:
         except InvalidSpecifier:
             return None
         python = self.target.python_full_version
-        if not spec.contains(python, prereleases=True):
+        if not self.target.allows_python(spec):
             return f"requires Python {spec}, target is {python}"
         return spec
 

@@ -117,11 +117,11 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
 
         The file's ``requires-python`` is checked first (free), then the metadata's.
         """
-        python = self._target.python_full_version
-        if file.requires_python is not None and not satisfies(file.requires_python, python):
+        target = self._target
+        if file.requires_python is not None and not target.allows_python(file.requires_python):
             return f"requires Python {file.requires_python}"
         declared = self.metadata(file).requires_python
-        if declared is not None and not satisfies(declared, python):
+        if declared is not None and not target.allows_python(declared):
             return f"requires Python {declared}"
         return None
 
