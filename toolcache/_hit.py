@@ -17,6 +17,10 @@ import os
 import sys
 import zlib
 
+TYPE_CHECKING = False  # typing costs milliseconds on this path
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 FORMAT = "toolcache-run-hit/1"
 #: The environment's last-used marker (the same name as ``envs.receipt.LAST_USED``).
 LAST_USED = "toolcache-last-used"
@@ -55,7 +59,7 @@ def _without_userinfo(value: str) -> str:
     return " ".join(out)
 
 
-def settings_fingerprint(environ: dict[str, str] | os._Environ[str]) -> str:
+def settings_fingerprint(environ: Mapping[str, str]) -> str:
     """A checksum of the settings in the environment (never the values: no secrets on disk)."""
     text = "\0".join(f"{n}={_without_userinfo(environ.get(n, ''))}" for n in SETTINGS_ENV)
     return f"{zlib.crc32(text.encode()):08x}:{len(text)}"
@@ -86,7 +90,7 @@ def fields(
     env_dir: str,
     bin_dir: str,
     argv: list[str],
-    environ: dict[str, str] | os._Environ[str],
+    environ: Mapping[str, str],
 ) -> list[str]:
     """The record's fields; every checked file is followed by its identity now."""
     checked = [manifest, lock, interpreter, base, receipt]
@@ -98,15 +102,10 @@ def fields(
 
 def write(cache_root: str, manifest: str, tool: str, record: list[str]) -> None:
     """Save a record atomically; best effort (a read-only cache only loses the shortcut)."""
-    import tempfile
+    from toolcache import atomic
 
-    target = record_path(cache_root, manifest, tool)
     try:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".run-", dir=os.path.dirname(target))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write("\0".join(record))
-        os.replace(tmp, target)
+        atomic.write_bytes(record_path(cache_root, manifest, tool), "\0".join(record).encode())
     except OSError:
         return
 

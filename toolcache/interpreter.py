@@ -10,6 +10,7 @@ Finding an interpreter for a request is ``discovery``'s job.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NewType
 
-from toolcache import _probe, paths
+from toolcache import _probe, atomic, paths
 from toolcache.errors import InterpreterProbeFailed
 
 if TYPE_CHECKING:
@@ -264,14 +265,9 @@ def _read_cache(file: Path) -> dict[str, Any] | None:
 
 
 def _write_cache(file: Path, entry: Mapping[str, Any]) -> None:
-    """Write atomically: a temp file beside the target, then ``os.replace``."""
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(entry, sort_keys=True, indent=1), encoding="utf-8")
-        tmp.replace(file)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # a read-only cache only costs a re-probe next time
+    """Write atomically; a read-only cache only costs a re-probe next time."""
+    with contextlib.suppress(OSError):
+        atomic.write_bytes(file, json.dumps(entry, sort_keys=True, indent=1).encode())
 
 
 def _run_probe(executable: Path, timeout: float) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def make_plan(
 
 
 def record(plan: Plan, manifest_path: Path, cache_root: Path) -> None:
-    """Remember this plan so the next ``plan`` or ``run`` can skip the work (see ``stamp``)."""
+    """Remember this plan so the next ``plan`` can skip the work (see ``stamp``)."""
     if any(t.choice.executable is None for t in plan.tools):
         return  # a described target (--python-version/--platform) is not this machine's
     entries = {}
@@ -102,7 +102,6 @@ def record(plan: Plan, manifest_path: Path, cache_root: Path) -> None:
             executable=str(t.choice.executable),
             document=doc,
             env_id=t.env_id,
-            run=list(t.tool.run),
         )
     stamp.save(cache_root, manifest_path, os.environ, entries, plan.all_tools)
 
