@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,8 +110,7 @@ def remove(info: EnvInfo) -> None:
     from toolcache.file_lock import exclusive
 
     with exclusive(info.path.parent / f"{info.path.name}.lock"):
-        aside = info.path.parent / f".trash-{info.path.name}-{os.getpid()}"
-        info.path.rename(aside)
+        aside = _move_aside(info.path)
     shutil.rmtree(aside, ignore_errors=True)
 
 
@@ -156,6 +156,12 @@ def unused_trees(cache_root: Path) -> list[tuple[Path, int]]:
 
 def remove_tree(tree: Path) -> None:
     """Move an unpacked tree aside (a lookup never sees half of it), then delete it."""
-    aside = tree.parent / f".trash-{tree.name}-{os.getpid()}"
-    tree.rename(aside)
-    shutil.rmtree(aside, ignore_errors=True)
+    shutil.rmtree(_move_aside(tree), ignore_errors=True)
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename ``path`` into a new ``.tmp-`` folder beside it; such folders left by a killed
+    process are cleaned by the next build or unpack there."""
+    aside = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-old-", dir=path.parent))
+    path.replace(aside / path.name)
+    return aside

@@ -37,11 +37,21 @@ class LockMode(Enum):
 class TargetChoice:
     """Where a tool's environment runs: this machine's interpreter, or a described target."""
 
-    description: str  # e.g. "CPython 3.12.1 (linux x86_64)"
+    description: str  # "CPython 3.12.1 at /usr/bin/python3.12", or "... (linux x86_64, described)"
     interpreter_hash: keys.InterpreterHash
     target: Target
     executable: Path | None  # None for a target that is not this machine
     interpreter: Interpreter | None = None
+
+    @classmethod
+    def of(cls, interp: Interpreter) -> TargetChoice:
+        return cls(
+            description=interp.describe(),
+            interpreter_hash=keys.InterpreterHash(interp.hash),
+            target=interp.target(),
+            executable=interp.executable,
+            interpreter=interp,
+        )
 
 
 @dataclass(frozen=True)
@@ -85,14 +95,7 @@ class Planner:
         else:
             from toolcache.discovery import find_interpreter
 
-            interp = find_interpreter(self._anchored(request), self.cache_root)
-            choice = TargetChoice(
-                description=interp.describe(),
-                interpreter_hash=keys.InterpreterHash(interp.hash),
-                target=interp.target(),
-                executable=interp.executable,
-                interpreter=interp,
-            )
+            choice = TargetChoice.of(find_interpreter(self._anchored(request), self.cache_root))
         self._choices[request] = choice
         return choice
 
@@ -136,15 +139,7 @@ class Planner:
         from toolcache.discovery import find_interpreter_with_hash
 
         interp = find_interpreter_with_hash(request, existing.interpreter, self.cache_root)
-        if interp is None:
-            return None
-        return TargetChoice(
-            description=interp.describe(),
-            interpreter_hash=keys.InterpreterHash(interp.hash),
-            target=interp.target(),
-            executable=interp.executable,
-            interpreter=interp,
-        )
+        return None if interp is None else TargetChoice.of(interp)
 
     def lock_tool(self, tool: Tool) -> LockedTool:
         path = self.manifest.lock_path(tool.name)
@@ -154,13 +149,12 @@ class Planner:
         if existing is not None and existing.interpreter != choice.interpreter_hash:
             # Several interpreters satisfy the request: keep the one the lock was made for.
             choice = self._locked_choice(tool.python, existing) or choice
-        settings = self.settings
-        view = lock.settings_view(settings, self.manifest.path.parent)
-        inputs = lock.lock_inputs(tool.requirements, view, choice.interpreter_hash, self.prerelease)
         if self.mode is LockMode.FROZEN:
             if existing is None:
                 raise LockError(f"{shown}: no lock for tool {tool.name!r}, and --frozen was given")
             return LockedTool(tool, choice, existing, "frozen")
+        view = lock.settings_view(self.settings, self.manifest.path.parent)
+        inputs = lock.lock_inputs(tool.requirements, view, choice.interpreter_hash, self.prerelease)
         reason = lock.staleness(existing, inputs)
         if reason is None and existing is not None:
             return LockedTool(tool, choice, existing, "fresh")
