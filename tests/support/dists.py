@@ -99,6 +99,14 @@ def _entry_points_text(console_scripts: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _dist_info_files(metadata: str, tag: str, console_scripts: Mapping[str, str]) -> dict[str, str]:
+    """The ``.dist-info`` files other than ``RECORD``: the wheel's, and the sdist backend's."""
+    files = {"METADATA": metadata, "WHEEL": _wheel_text(tag)}
+    if console_scripts:
+        files["entry_points.txt"] = _entry_points_text(console_scripts)
+    return files
+
+
 def _default_module(name: str, version: str) -> str:
     return (
         "import sys\n"
@@ -172,14 +180,13 @@ def build_wheel(
     for path in payload:
         if path.startswith(f"{dist_info}/"):
             raise ValueError(f"{path!r} would overwrite generated metadata")
-    meta: dict[str, str | bytes] = {
-        "METADATA": metadata_text(
+    meta = _dist_info_files(
+        metadata_text(
             name, version, requires=requires, requires_python=requires_python, extras=extras
         ),
-        "WHEEL": _wheel_text(tag),
-    }
-    if console_scripts:
-        meta["entry_points.txt"] = _entry_points_text(console_scripts)
+        tag,
+        console_scripts,
+    )
     entries = {p: _as_bytes(payload[p]) for p in sorted(payload)}
     entries.update({f"{dist_info}/{p}": _as_bytes(meta[p]) for p in sorted(meta)})
     record = io.StringIO()
@@ -345,14 +352,13 @@ def build_sdist(
     for path in package:
         if path in reserved:
             raise ValueError(f"{path!r} is written by build_sdist")
-    meta = {
-        "METADATA": metadata_text(
+    meta = _dist_info_files(
+        metadata_text(
             name, version, requires=requires, requires_python=requires_python, extras=extras
         ),
-        "WHEEL": _wheel_text("py3-none-any"),
-    }
-    if console_scripts:
-        meta["entry_points.txt"] = _entry_points_text(console_scripts)
+        "py3-none-any",
+        console_scripts,
+    )
     spec = {
         "stem": stem,
         "tag": "py3-none-any",
