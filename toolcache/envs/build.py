@@ -580,9 +580,9 @@ def _pep517_wheel(
     ``interpreter`` in a fresh environment holding only the build requirements."""
     import build as pep517
 
-    from toolcache.index.sdist import SdistBuilder, _project_dir, _tail, extract
+    from toolcache.index import sdist as sdist_mod
 
-    requirements = SdistBuilder(settings, cache_root, offline=offline)
+    reqs = sdist_mod.SdistBuilder(settings, cache_root, offline=offline)
     output: list[bytes] = []
 
     def runner(
@@ -602,18 +602,18 @@ def _pep517_wheel(
     step = f"building a wheel of {sdist.name}"
     with tempfile.TemporaryDirectory(prefix="toolcache-wheel-") as scratch:
         source = Path(scratch) / "src"
-        extract(sdist, source)
-        project = _project_dir(source)
+        sdist_mod.extract(sdist, source)
+        project = sdist_mod.project_dir(source)
         env_dir = Path(scratch) / "env"
         create_venv(interpreter, env_dir, tool)
         python = health.python_of(env_dir)
         env = SimpleNamespace(python_executable=str(python), path=str(env_dir))
         try:
             builder = pep517.ProjectBuilder(project, python_executable=str(python), runner=runner)
-            requirements._install(env, builder.build_system_requires, sdist.name)
-            requirements._install(env, builder.get_requires_for_build("wheel"), sdist.name)
+            reqs.install_requirements(env, builder.build_system_requires, sdist.name)
+            reqs.install_requirements(env, builder.get_requires_for_build("wheel"), sdist.name)
             builder.build("wheel", out_dir)
         except pep517.BuildBackendException:
-            raise BuildError(tool, step, _tail(b"".join(output), ())) from None
+            raise BuildError(tool, step, sdist_mod.tail(b"".join(output), ())) from None
         except pep517.BuildException as exc:
             raise BuildError(tool, step, str(exc)) from None

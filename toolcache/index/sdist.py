@@ -55,7 +55,7 @@ def _uv_binary() -> str | None:
         return shutil.which(os.environ.get("UV") or "uv")
 
 
-def _tail(output: bytes | str | None, secrets: Collection[str]) -> str:
+def tail(output: bytes | str | None, secrets: Collection[str]) -> str:
     text = output.decode("utf-8", "replace") if isinstance(output, bytes) else output or ""
     for secret in secrets:
         if secret:
@@ -103,7 +103,7 @@ def extract(archive: Path, dest: Path) -> None:
         raise MetadataError(f"cannot unpack {name}: {exc}") from None
 
 
-def _project_dir(root: Path) -> Path:
+def project_dir(root: Path) -> Path:
     if (root / "pyproject.toml").exists() or (root / "setup.py").exists():
         return root
     children = [c for c in root.iterdir() if c.is_dir()]
@@ -190,24 +190,24 @@ class SdistBuilder:
         with tempfile.TemporaryDirectory(prefix="toolcache-sdist-") as tmp:
             src = Path(tmp) / "src"
             extract(sdist, src)
-            project = _project_dir(src)
+            project = project_dir(src)
             try:
                 with build.env.DefaultIsolatedEnv(installer=self.installer) as env:
                     builder = build.ProjectBuilder.from_isolated_env(env, project, runner=runner)
-                    self._install(env, builder.build_system_requires, name)
-                    self._install(env, builder.get_requires_for_build("wheel"), name)
+                    self.install_requirements(env, builder.build_system_requires, name)
+                    self.install_requirements(env, builder.get_requires_for_build("wheel"), name)
                     meta_dir = Path(builder.metadata_path(Path(tmp) / "metadata"))
             except build.BuildBackendException as exc:
                 cause = exc.exception
                 text = b"".join(output)
                 if isinstance(cause, subprocess.CalledProcessError) and not text:
                     text = cause.output or b""
-                raise SdistBuildError(name, "backend", _tail(text, self._secrets)) from None
+                raise SdistBuildError(name, "backend", tail(text, self._secrets)) from None
             except build.BuildException as exc:
-                raise SdistBuildError(name, "project", _tail(str(exc), self._secrets)) from None
+                raise SdistBuildError(name, "project", tail(str(exc), self._secrets)) from None
             except (OSError, RuntimeError) as exc:
                 raise SdistBuildError(
-                    name, "build environment", _tail(str(exc), self._secrets)
+                    name, "build environment", tail(str(exc), self._secrets)
                 ) from None
             try:
                 return (meta_dir / "METADATA").read_bytes()
@@ -240,7 +240,7 @@ class SdistBuilder:
                 del env[key]
         return env
 
-    def _install(self, env: object, requirements: Collection[str], name: str) -> None:
+    def install_requirements(self, env: object, requirements: Collection[str], name: str) -> None:
         if not requirements:
             return
         python = str(getattr(env, "python_executable"))  # noqa: B009 - build is untyped here
@@ -258,5 +258,5 @@ class SdistBuilder:
         )
         if proc.returncode:
             raise SdistBuildError(
-                name, "installing build requirements", _tail(proc.stdout, self._secrets)
+                name, "installing build requirements", tail(proc.stdout, self._secrets)
             )
