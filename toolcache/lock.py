@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -261,7 +261,3 @@ def staleness(lock: ToolLock | None, inputs: Mapping[str, Any]) -> str | None:
     if not changed:
         return "the lock's recorded inputs do not match its hash"
     return "changed since it was locked: " + ", ".join(changed)
-
-
-def pins(lock: ToolLock) -> Iterable[tuple[str, str]]:
-    return ((p.name, p.version) for p in lock.packages)

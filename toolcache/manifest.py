@@ -25,7 +25,7 @@ import difflib
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -65,7 +65,6 @@ class Manifest:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     exclude_newer: datetime | None = None
-    lines: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def lock_dir(self) -> Path:
@@ -236,7 +235,6 @@ class _Parser:
         )
         exclude_newer = self.timestamp(top["exclude-newer"][1]) if "exclude-newer" in top else None
         tools: dict[str, Tool] = {}
-        lines: dict[str, int] = {}
         if "tools" not in top:
             if isinstance(root, yaml.MappingNode):
                 self.problem(root, "missing 'tools:' mapping of tool names to requirements")
@@ -247,7 +245,6 @@ class _Parser:
                 self.problem(tools_node, "'tools' is empty: name at least one tool")
             for name, (key_node, value_node) in entries.items():
                 tool = self.tool(name, key_node, value_node, python)
-                lines[name] = _line(key_node)
                 if tool is not None:
                     tools[name] = tool
         return Manifest(
@@ -258,7 +255,6 @@ class _Parser:
             extra_index_urls=tuple(extra),
             find_links=tuple(links),
             exclude_newer=exclude_newer,
-            lines=lines,
         )
 
     def tool(
