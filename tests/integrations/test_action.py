@@ -9,7 +9,6 @@ expressions, bash runs each ``run:`` step with its own ``GITHUB_OUTPUT``/``GITHU
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -44,11 +43,11 @@ def load(path: Path) -> dict[str, Any]:
 
 # -- GitHub expressions ------------------------------------------------------------------------
 
-Value = str | bool | float | dict[str, Any] | None
+Value = str | bool | None  # what action.yml's expressions produce: no numbers, no objects
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>\d+(?:\.\d+)?)"
-    r"|(?P<op>==|!=|&&|\|\||!|\(|\)|\.)|(?P<name>[A-Za-z_][A-Za-z0-9_-]*))"
+    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<op>==|!=|&&|\|\||!|\(|\)|\.)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_-]*))"
 )
 STATUS_FUNCTIONS = ("success", "always", "failure", "cancelled")
 
@@ -68,36 +67,18 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def _number(value: Value) -> float:
-    """GitHub's coercion for comparing values of different types."""
-    if value is None:
-        return 0.0
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, float):
-        return value
-    if isinstance(value, str):
-        if value.strip() == "":
-            return 0.0
-        try:
-            return float(value)
-        except ValueError:
-            return math.nan
-    return math.nan
-
-
 def _equal(left: Value, right: Value) -> bool:
+    """GitHub's ``==`` on the values here: strings ignore case; null (a missing output) equals
+    a blank string only, as GitHub's number coercion has it for non-numeric strings. Other
+    mixed types are not simulated: they fail."""
     if isinstance(left, str) and isinstance(right, str):
-        return left.casefold() == right.casefold()  # string comparison ignores case
-    if type(left) is type(right) and not isinstance(left, float):
+        return left.casefold() == right.casefold()
+    if type(left) is type(right):
         return left == right
-    return _number(left) == _number(right)
-
-
-def truthy(value: Value) -> bool:
-    if isinstance(value, float):
-        return value != 0 and not math.isnan(value)
-    return bool(value)
+    text = right if left is None else left if right is None else None
+    if isinstance(text, str) and not text.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        return text.strip() == ""
+    raise ValueError(f"comparing {left!r} with {right!r} is not simulated")
 
 
 def as_text(value: Value) -> str:
@@ -105,17 +86,13 @@ def as_text(value: Value) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else str(value)
-    if isinstance(value, dict):
-        return json.dumps(value)
     return value
 
 
 class Expression:
     """A recursive-descent reader of the part of GitHub's expression syntax actions use:
-    literals, property paths (names may hold ``-``), ``! == != && ||``, parentheses, and the
-    status functions."""
+    string, boolean and null literals, property paths (names may hold ``-``),
+    ``! == != && ||``, parentheses, and the status functions."""
 
     def __init__(
         self, text: str, context: Mapping[str, Any], status: Callable[[str], bool]
@@ -146,7 +123,7 @@ class Expression:
         while self._peek() == "||":
             self._take()
             right = self._and()
-            value = value if truthy(value) else right
+            value = value if bool(value) else right
         return value
 
     def _and(self) -> Value:
@@ -154,7 +131,7 @@ class Expression:
         while self._peek() == "&&":
             self._take()
             right = self._comparison()
-            value = right if truthy(value) else value
+            value = right if bool(value) else value
         return value
 
     def _comparison(self) -> Value:
@@ -169,7 +146,7 @@ class Expression:
     def _unary(self) -> Value:
         if self._peek() == "!":
             self._take()
-            return not truthy(self._unary())
+            return not bool(self._unary())
         return self._primary()
 
     def _primary(self) -> Value:
@@ -180,8 +157,6 @@ class Expression:
             return inner
         if kind == "string":
             return text[1:-1].replace("''", "'")
-        if kind == "number":
-            return float(text)
         if kind != "name":
             raise ValueError(f"unexpected {text!r}")
         if text in ("true", "false"):
@@ -199,9 +174,9 @@ class Expression:
             self._take()
             name = self._take()[1]
             found = found.get(name) if isinstance(found, dict) else None
-        if found is None or isinstance(found, str | bool | float | dict):
+        if found is None or isinstance(found, str | bool):
             return found
-        return str(found)
+        raise ValueError(f"{text} is {found!r}, not a string")
 
 
 _TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
@@ -224,7 +199,7 @@ def condition(text: str | bool, context: Mapping[str, Any], status: Callable[[st
         expression = whole.group(1)
     if not any(re.search(rf"\b{name}\s*\(", expression) for name in STATUS_FUNCTIONS):
         expression = f"success() && ({expression})"
-    return truthy(Expression(expression, context, status).evaluate())
+    return bool(Expression(expression, context, status).evaluate())
 
 
 def test_expression_evaluator() -> None:
@@ -245,6 +220,10 @@ def test_expression_evaluator() -> None:
     assert ev("inputs.save == 'TRUE' && (inputs.store == '' || false)") is True
     assert ev("!inputs.store") is True
     assert ev("steps.save.outcome == 'failure'") is True
+    assert ev("inputs.none == ''") is True
+    for unsimulated in ("inputs.save == true", "inputs.none == '0'", "inputs == ''", "1 == 1"):
+        with pytest.raises(ValueError):
+            ev(unsimulated)
     assert substitute("k=${{ steps.cache.outputs.cache-hit }}-${{ inputs.none }}", context, ok) == (
         "k=true-"
     )
