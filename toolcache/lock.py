@@ -72,22 +72,28 @@ def canonical_requirement(req: Requirement) -> str:
     return out
 
 
+def _relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` in POSIX form (absolute when on another drive)."""
+    try:
+        return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+
+
 def settings_view(settings: IndexSettings, base: Path) -> dict[str, Any]:
     """Index settings as recorded: credentials redacted, local paths relative to ``base``."""
-    from toolcache.index.urls import redact
+    from toolcache.index import urls
 
     def local(link: str) -> str:
-        if "://" in link and not link.startswith("file://"):
-            return redact(link)
-        raw = link.removeprefix("file://")
-        try:
-            return Path(os.path.relpath(Path(raw).resolve(), base.resolve())).as_posix()
-        except ValueError:  # another drive on Windows
-            return raw
+        if urls.is_file_url(link):
+            return _relative(urls.file_url_to_path(link), base)
+        if "://" in link:
+            return urls.redact(link)
+        return _relative(Path(link), base)
 
     return {
-        "index-url": redact(settings.index_url),
-        "extra-index-urls": [redact(u) for u in settings.extra_index_urls],
+        "index-url": urls.redact(settings.index_url),
+        "extra-index-urls": [urls.redact(u) for u in settings.extra_index_urls],
         "find-links": [local(link) for link in settings.find_links],
         "exclude-newer": format_timestamp(settings.exclude_newer)
         if settings.exclude_newer
@@ -136,7 +142,7 @@ def render(
     """The lock's TOML text. Deterministic: no times but the files' own upload times."""
     import tomli_w
 
-    from toolcache.index.urls import redact
+    from toolcache.index import urls
 
     packages: list[dict[str, Any]] = []
     for pkg in resolution.packages:
@@ -146,11 +152,11 @@ def render(
         entry: dict[str, Any] = {"name": pkg.name, "version": str(pkg.version)}
         if pkg.dependencies:
             entry["dependencies"] = [{"name": d} for d in pkg.dependencies]
-        if f.url.startswith("file://"):
-            location = {"path": _relative_file(f.url, lock_dir)}
+        if urls.is_file_url(f.url):
+            location = {"path": _relative(urls.file_url_to_path(f.url), lock_dir)}
         else:
-            entry["index"] = redact(f.index)
-            location = {"url": redact(f.url)}
+            entry["index"] = urls.redact(f.index)
+            location = {"url": urls.redact(f.url)}
         file_entry: dict[str, Any] = {"name": f.filename}
         if f.upload_time is not None:
             file_entry["upload-time"] = f.upload_time
@@ -181,16 +187,6 @@ def render(
         },
     }
     return tomli_w.dumps(document)
-
-
-def _relative_file(url: str, lock_dir: Path) -> str:
-    from urllib.parse import unquote, urlparse
-
-    raw = Path(unquote(urlparse(url).path))
-    try:
-        return Path(os.path.relpath(raw, lock_dir.resolve())).as_posix()
-    except ValueError:
-        return raw.as_posix()
 
 
 def write(path: Path, text: str) -> bool:
