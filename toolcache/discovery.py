@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from toolcache.errors import InterpreterNotFound, InterpreterProbeFailed, ToolcacheError
-from toolcache.interpreter import Interpreter, _absolute, _key, probe
+from toolcache.interpreter import Interpreter, absolute_path, path_key, probe
 
 if TYPE_CHECKING:
     from packaging.version import Version
@@ -176,7 +176,7 @@ def _shim_dirs() -> set[str]:
     pyenv = Path(os.environ.get("PYENV_ROOT") or home / ".pyenv")
     asdf = Path(os.environ.get("ASDF_DATA_DIR") or home / ".asdf")
     shims = [pyenv / "shims", asdf / "shims", *pyenv.glob("plugins/*/shims")]
-    return {_key(p) for p in shims}
+    return {path_key(p) for p in shims}
 
 
 def _path_dirs() -> list[Path]:
@@ -247,7 +247,7 @@ class _Search:
 
     def check(self, candidate: _Candidate) -> Interpreter | None:
         """The candidate's interpreter if it matches the request, else None."""
-        key = _key(candidate.path)
+        key = path_key(candidate.path)
         if key in self.seen:
             return None  # already considered under this path
         if not self.request.plausible(candidate.implementation, candidate.version):
@@ -300,7 +300,7 @@ def _candidates() -> tuple[list[_Candidate], list[_Candidate], list[_Candidate]]
     on_path = [
         candidate
         for directory in _path_dirs()
-        if _key(directory) not in shims
+        if path_key(directory) not in shims
         for candidate in _dir_candidates(directory, on_path=True)
     ]
     folders = sorted(
@@ -349,7 +349,7 @@ def find_interpreter(request: str | None, cache_root: Path) -> Interpreter:
     if parsed.default:
         return _default(parsed, cache_root)
     if parsed.path is not None:
-        exe = _absolute(parsed.path)
+        exe = absolute_path(parsed.path)
         if not exe.exists():
             raise InterpreterNotFound(parsed.text, f"{exe} does not exist")
         if exe.is_dir():

@@ -306,13 +306,13 @@ def _run_probe(executable: Path, timeout: float) -> dict[str, Any]:
     return data
 
 
-def _absolute(executable: Path) -> Path:
+def absolute_path(executable: Path) -> Path:
     """Absolute and normalised, symlinks kept."""
     return Path(os.path.normpath(executable.expanduser().absolute()))
 
 
-def _key(path: Path) -> str:
-    return os.path.normcase(_absolute(path))
+def path_key(path: Path) -> str:
+    return os.path.normcase(absolute_path(path))
 
 
 def probe(executable: Path, cache_root: Path, *, timeout: float = PROBE_TIMEOUT) -> Interpreter:
@@ -325,7 +325,7 @@ def probe(executable: Path, cache_root: Path, *, timeout: float = PROBE_TIMEOUT)
     its own path, since what it runs can change without the wrapper changing; the interpreter
     it ran is cached under its own path instead.
     """
-    executable = _absolute(executable)
+    executable = absolute_path(executable)
     try:
         identity = _identity(executable)
     except OSError as e:
@@ -350,7 +350,7 @@ def probe(executable: Path, cache_root: Path, *, timeout: float = PROBE_TIMEOUT)
         "tags": tags,
         "probe": data,
     }
-    reported = _absolute(Path(data["executable"])) if data.get("executable") else executable
+    reported = absolute_path(Path(data["executable"])) if data.get("executable") else executable
     if os.path.realpath(reported) == identity["realpath"]:
         _write_cache(file, entry)
     else:
