@@ -540,19 +540,6 @@ def main():
 """
 
 
-def cli_has(*commands: str) -> bool:
-    from toolcache.cli import app
-
-    names = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
-    return set(commands) <= names
-
-
-def needs_export_and_restore() -> None:
-    pytest.importorskip("toolcache.commands.restore")
-    if not cli_has("export", "restore"):
-        pytest.skip("`toolcache export` and `toolcache restore` are not in the CLI yet")
-
-
 def make_repository(folder: Path, index: LocalIndex, dists: Dists) -> Path:
     """A project with a tools.yaml of two tools (two environments) and its committed locks."""
     for name in ("lintme", "fmtme"):
@@ -594,7 +581,6 @@ def test_action_on_two_runners_builds_once_then_restores(
     The ``actions/cache`` steps are played by ``FakeCacheService``, copying the planned cache
     path from runner one to runner two: it stands in for GitHub's cache service, which cannot
     run here."""
-    needs_export_and_restore()
     repository = make_repository(tmp_path / "repository", local_index, dists)
     service = FakeCacheService(tmp_path / "cache-service")
     service.root.mkdir()
@@ -645,7 +631,6 @@ class RefusingCacheService(FakeCacheService):
 
 
 def test_a_refused_save_is_a_warning(tmp_path: Path, local_index: LocalIndex, dists: Dists) -> None:
-    needs_export_and_restore()
     repository = make_repository(tmp_path / "repository", local_index, dists)
     service = RefusingCacheService(tmp_path / "cache-service")
     runner = SimulatedRunner(tmp_path / "runner", repository, service)
@@ -664,7 +649,6 @@ def test_a_refused_save_is_a_warning(tmp_path: Path, local_index: LocalIndex, di
 def test_with_a_store_the_actions_cache_is_not_used(
     tmp_path: Path, local_index: LocalIndex, dists: Dists
 ) -> None:
-    needs_export_and_restore()
     repository = make_repository(tmp_path / "repository", local_index, dists)
     service = FakeCacheService(tmp_path / "cache-service")
     store = tmp_path / "store"
