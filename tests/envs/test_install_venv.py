@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.envs.test_interpreters import _interpreters
-from toolcache.envs import build, health, install
+from toolcache.envs import health, install, venv
 from toolcache.interpreter import probe
 
 _INSIDE = (
@@ -55,12 +55,12 @@ def _inside(env: Path) -> dict[str, object]:
 @pytest.mark.parametrize("python", _interpreters())
 def test_written_venv_is_what_venv_makes(python: Path, tmp_path: Path) -> None:
     interpreter = probe(python, tmp_path / "cache")
-    assert build.can_write_venv(interpreter)
+    assert venv.can_write(interpreter)
     by_hand = tmp_path / "env"
     by_module = tmp_path / "ref" / "env"
     by_module.parent.mkdir()
-    written = build.venv_by_hand(interpreter, by_hand)
-    made = build.venv_by_module(interpreter, by_module, "tool")
+    written = venv.by_hand(interpreter, by_hand)
+    made = venv.by_module(interpreter, by_module, "tool")
 
     assert _tree(by_hand) == _tree(by_module)
     assert (by_hand / "pyvenv.cfg").read_text().replace(str(by_hand), "ENV") == (
@@ -76,10 +76,10 @@ def test_written_venv_is_what_venv_makes(python: Path, tmp_path: Path) -> None:
 def test_interpreters_inside_a_venv_use_the_venv_module(tmp_path: Path) -> None:
     base = probe(Path(sys.executable), tmp_path / "cache")
     env = tmp_path / "env"
-    build.venv_by_module(base, env, "tool")
+    venv.by_module(base, env, "tool")
     inner = probe(health.python_of(env), tmp_path / "cache")
-    assert not build.can_write_venv(inner)
-    layout = build.create_venv(inner, tmp_path / "nested", "tool")
+    assert not venv.can_write(inner)
+    layout = venv.create(inner, tmp_path / "nested", "tool")
     assert layout.purelib.is_dir()
     seen = _inside(tmp_path / "nested")
     assert (seen["prefix"], seen["base_prefix"]) == ("ENV", str(base.base_prefix))

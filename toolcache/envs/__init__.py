@@ -1,2 +1,2 @@
-"""Cached tool environments: ``store`` (look up, ensure), ``build``, ``install``, ``receipt``,
-``health``. Importing this package imports nothing else."""
+"""Cached tool environments: ``store`` (look up, ensure), ``build``, ``venv``, ``install``,
+``unpacked``, ``receipt``, ``health``. Importing this package imports nothing else."""

@@ -4,9 +4,9 @@
    process may have built it meanwhile.
 2. Build in ``envs/<interp16>/.tmp-<res16>-<random>``. Leftovers of killed builds are removed
    when their lock is free (ours: always, since we hold it; others: after an hour).
-3. Create the virtual environment without pip and activate scripts: written directly when
-   ``venv``'s result is known (CPython and PyPy on Linux), else by the interpreter's own
-   ``venv`` module. Meanwhile the lock's files download (each verified against its sha256
+3. Create the virtual environment without pip and activate scripts (``toolcache.envs.venv``:
+   written directly when ``venv``'s result is known, else by the interpreter's own ``venv``
+   module). Meanwhile the lock's files download (each verified against its sha256
    by ``IndexClient.download``) and wheels are unpacked once into the cache
    (``toolcache.envs.unpacked``); a wheel already unpacked needs neither (nor, when all are,
    the HTTP client).
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -38,7 +37,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from toolcache import file_lock, keys, paths
-from toolcache.envs import health, install, unpacked
+from toolcache.envs import health, install, unpacked, venv
 from toolcache.envs import receipt as receipt_mod
 from toolcache.envs.store import Environment, env_path, lookup
 from toolcache.errors import ToolcacheError
@@ -59,29 +58,7 @@ DownloadProgress = Callable[[str, int | None], AbstractContextManager[Callable[[
 STALE_AFTER = 3600.0
 MAX_DOWNLOADS = 16
 MAX_INSTALLS = 8
-VENV_TIMEOUT = 120.0
 TMP_PREFIX = ".tmp-"
-
-# Runs inside the target interpreter (3.8+, CPython or PyPy): creates the environment without
-# pip or activate scripts and prints its install paths. Computing the paths here, for the new
-# prefix, saves starting the new environment's python (checked equal on CPython 3.8-3.13 and
-# PyPy 3.9).
-_CREATE_VENV = """\
-import json, os, sys, sysconfig, venv
-
-class Builder(venv.EnvBuilder):
-    def setup_scripts(self, context):
-        pass
-
-target = os.path.abspath(sys.argv[1])
-Builder(symlinks=os.name != "nt", with_pip=False).create(target)
-names = sysconfig.get_scheme_names()
-scheme = "venv" if "venv" in names else ("nt" if os.name == "nt" else "posix_prefix")
-v = {"base": target, "platbase": target, "installed_base": target, "installed_platbase": target}
-found = sysconfig.get_paths(scheme, vars=v)
-found["python_tag"] = "python" + sysconfig.get_config_var("py_version_short")
-print(json.dumps(found))
-"""
 
 
 class BuildError(ToolcacheError):
@@ -231,7 +208,7 @@ def _build_into(
     files = {package: tree for package, tree in found.items() if tree is not None}
     needed = [package for package in lock.packages if package not in files]
     if not needed:  # every wheel is unpacked already: no HTTP client (nor its imports)
-        layout = create_venv(interpreter, tmp, lock.tool)
+        layout = venv.create(interpreter, tmp, lock.tool)
     else:
         from toolcache.index.client import IndexClient
 
@@ -240,7 +217,7 @@ def _build_into(
                 client.register(url)
             workers = max(1, min(MAX_DOWNLOADS, len(needed) + 1))
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                venv_future = pool.submit(create_venv, interpreter, tmp, lock.tool)
+                venv_future = pool.submit(venv.create, interpreter, tmp, lock.tool)
                 fetching = {
                     package: pool.submit(
                         _fetch_and_unpack, client, lock, package, cache_root, downloads
@@ -376,114 +353,6 @@ def missing_offline(lock: ToolLock, interpreter: Interpreter, cache_root: Path) 
     return missing
 
 
-# --- the virtual environment -------------------------------------------------------------------
-
-
-def create_venv(interpreter: Interpreter, dest: Path, tool: str) -> install.Layout:
-    """A fresh environment of ``interpreter`` at ``dest`` (which may exist, empty), and its
-    install layout: written directly when ``venv``'s result is known (see ``venv_by_hand``),
-    else made by the interpreter's own ``venv`` module."""
-    if can_write_venv(interpreter):
-        return venv_by_hand(interpreter, dest)
-    return venv_by_module(interpreter, dest, tool)
-
-
-def can_write_venv(interpreter: Interpreter) -> bool:
-    """Whether ``venv_by_hand`` knows what ``venv`` makes for ``interpreter``: CPython or
-    PyPy 3.8+ on Linux, not free-threaded, not itself in a virtual environment."""
-    exe = interpreter.sys_executable
-    return (
-        os.name == "posix"
-        and interpreter.markers.get("sys_platform") == "linux"
-        and interpreter.implementation_name in ("cpython", "pypy")
-        and interpreter.version >= (3, 8)
-        and "t" not in interpreter.abiflags
-        and interpreter.prefix == interpreter.base_prefix
-        and exe.is_absolute()
-        and exe.is_file()
-        and not (exe.parent / "pyvenv.cfg").exists()
-        and not (exe.parent.parent / "pyvenv.cfg").exists()
-    )
-
-
-def venv_by_hand(interpreter: Interpreter, dest: Path) -> install.Layout:
-    """What ``EnvBuilder(symlinks=True, with_pip=False)`` makes, without starting a process.
-
-    ``pyvenv.cfg`` (``home``, ``version``; from 3.11 ``executable`` and ``command``), the
-    interpreter's file name linked to the base executable and ``python``, ``python3``,
-    ``python3.X`` (PyPy: also ``pypy3``, ``pypy``) linked to it, ``include``,
-    ``lib/<python|pypy>X.Y/site-packages`` and the ``lib64`` link. Checked against ``venv`` on
-    CPython 3.8-3.13 and PyPy by the tests.
-    """
-    exe = str(interpreter.sys_executable)
-    major, minor = interpreter.version
-    impl = "pypy" if interpreter.implementation_name == "pypy" else "python"
-    site = dest / "lib" / f"{impl}{major}.{minor}" / "site-packages"
-    site.mkdir(parents=True, exist_ok=True)
-    include = dest / "include"
-    if interpreter.implementation_name == "cpython" and (major, minor) >= (3, 11):
-        include /= f"python{major}.{minor}{interpreter.abiflags}"
-    include.mkdir(parents=True, exist_ok=True)
-    if interpreter.pointer_bits == 64:
-        (dest / "lib64").symlink_to("lib")
-    bin_dir = dest / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    name = os.path.basename(exe)
-    (bin_dir / name).symlink_to(exe)
-    names = ["python", "python3"]
-    if (major, minor) >= (3, 9):
-        names.append(f"python3.{minor}")
-    if impl == "pypy":
-        names += ["pypy3", "pypy"]
-    for other in names:
-        if other != name:
-            (bin_dir / other).symlink_to(name)
-    lines = [
-        f"home = {os.path.dirname(exe)}",
-        "include-system-site-packages = false",
-        "version = {}.{}.{}".format(*interpreter.version_info[:3]),
-    ]
-    if (major, minor) >= (3, 11):
-        options = "--without-pip --without-scm-ignore-files" if minor >= 13 else "--without-pip"
-        lines.append(f"executable = {os.path.realpath(exe)}")
-        lines.append(f"command = {exe} -m venv {options} {dest}")
-    (dest / "pyvenv.cfg").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return install.Layout(
-        purelib=site,
-        platlib=site,
-        headers=dest / "include" / "site" / f"python{major}.{minor}",
-        scripts=bin_dir,
-        data=dest,
-    )
-
-
-def venv_by_module(interpreter: Interpreter, dest: Path, tool: str) -> install.Layout:
-    """The environment made by the interpreter's own ``venv`` module, and its layout."""
-    try:
-        proc = subprocess.run(
-            [str(interpreter.executable), "-I", "-c", _CREATE_VENV, str(dest)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=VENV_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BuildError(tool, "creating the virtual environment", str(exc)) from None
-    if proc.returncode != 0:
-        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise BuildError(
-            tool, "creating the virtual environment", "\n".join(lines[-10:]) or "no output"
-        )
-    try:
-        found: Mapping[str, str] = json.loads(proc.stdout)
-        layout = install.Layout.from_paths(found, found["python_tag"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BuildError(tool, "creating the virtual environment", f"bad answer: {exc}") from None
-    if not health.python_of(dest).exists():
-        raise BuildError(tool, "creating the virtual environment", "no python was created")
-    return layout
-
-
 # --- sdists ------------------------------------------------------------------------------------
 
 
@@ -605,7 +474,7 @@ def _pep517_wheel(
         sdist_mod.extract(sdist, source)
         project = sdist_mod.project_dir(source)
         env_dir = Path(scratch) / "env"
-        create_venv(interpreter, env_dir, tool)
+        venv.create(interpreter, env_dir, tool)
         python = health.python_of(env_dir)
         env = SimpleNamespace(python_executable=str(python), path=str(env_dir))
         try:
