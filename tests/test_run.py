@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -198,11 +199,22 @@ def test_plan_hit_prints_the_same_as_the_full_path(
     )  # fmt: skip
     assert fast.stdout == slow.stdout
     assert not imported(fast.stderr) & set(HEAVY)
-    # A manifest change is noticed by the fast path: the full path runs and re-locks.
+    # Any change to the manifest invalidates the record: the full path (which parses YAML) runs.
     path.write_text(path.read_text().replace("run: lintme --check", "run: lintme --strict"))
-    changed = toolcache("-m", "toolcache", "plan", "-m", str(path), "--tool", "lint", cwd=tmp_path)
+    changed = toolcache(
+        "-X", "importtime", "-m", "toolcache", "plan", "-m", str(path), "--format", "json",
+        cwd=tmp_path,
+    )  # fmt: skip
     assert changed.returncode == 0
-    assert "lint" in changed.stdout and "check" not in changed.stdout.split("key")[0]
+    assert "yaml" in imported(changed.stderr)
+    assert json.loads(changed.stdout)["key"] == json.loads(fast.stdout)["key"]
+    # ... and records again: the next plan is served without it.
+    again = toolcache(
+        "-X", "importtime", "-m", "toolcache", "plan", "-m", str(path), "--format", "json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert "yaml" not in imported(again.stderr)
+    assert again.stdout == changed.stdout
 
 
 def test_manifest_found_from_a_subfolder(
