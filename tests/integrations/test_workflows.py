@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +79,34 @@ def test_ci_tests_every_supported_python() -> None:
         assert needed in commands, needed
 
 
-def test_e2e_second_job_expects_every_tool_restored() -> None:
+def status_check(job: dict[str, Any]) -> str:
+    """The script of the job's one step that reads the action's ``statuses`` output."""
+    (step,) = [s for s in job["steps"] if "STATUSES" in s.get("env", {})]
+    script = step["run"]
+    assert isinstance(script, str)
+    return script
+
+
+def passes(script: str, statuses: dict[str, str], cache_hit: str = "false") -> bool:
+    """Whether the step's script succeeds, run by bash as the runner would, given these outputs."""
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "STATUSES": json.dumps(statuses),
+        "CACHE_HIT": cache_hit,
+    }
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode == 0
+
+
+def test_e2e_first_job_builds_and_the_second_restores_every_tool() -> None:
     e2e = load(ROOT / ".github" / "workflows" / "e2e.yml")
     build, restore = e2e["jobs"]["build"], e2e["jobs"]["restore"]
     assert restore["needs"] == "build"
@@ -90,5 +120,15 @@ def test_e2e_second_job_expects_every_tool_restored() -> None:
         if "with" in s and "key-suffix" in s["with"]
     }
     assert len(suffixes) == 1 and "github.run_id" in suffixes.pop()
-    check = " ".join(s.get("run", "") for s in restore["steps"])
-    assert '{"restored"}' in check and "sys.exit" in check
+
+    built = status_check(build)
+    assert passes(built, {"lint": "built", "types": "built"})
+    assert not passes(built, {"lint": "built", "types": "restored"})
+    assert not passes(built, {})
+
+    restored = status_check(restore)
+    assert passes(restored, {"lint": "restored", "types": "restored"}, cache_hit="true")
+    assert not passes(restored, {"lint": "restored", "types": "built"}, cache_hit="true")
+    assert not passes(restored, {"lint": "restored", "types": "restored"}, cache_hit="false")
+    assert not passes(restored, {"lint": "hit"}, cache_hit="true")
+    assert not passes(restored, {}, cache_hit="true")
