@@ -247,10 +247,12 @@ def test_pre_commit_try_repo(tmp_path: Path, local_index: LocalIndex, dists: Dis
     home = tmp_path / "pre-commit-home"
 
     clean = pre_commit(
-        "try-repo", str(hooks_repo), "toolcache", "--all-files", cwd=folder, home=home
+        "try-repo", str(hooks_repo), "toolcache", "--all-files", "--verbose", cwd=folder, home=home
     )
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "Passed" in clean.stdout
+    checked = [line for line in clean.stdout.splitlines() if line.startswith("checked ")]
+    assert sum(int(line.split()[1]) for line in checked) == 4, clean.stdout  # 3 + tools.yaml
 
     (folder / "bad.py").write_text(f"# {MARKER}\n", encoding="utf-8")
     git("add", "bad.py", cwd=folder)
