@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Dists
+from tests.envs.locks import lock_tool
 from tests.support.index import LocalIndex
-from toolcache import manifest as manifest_mod
 from toolcache.envs import install, store, unpacked
 from toolcache.index import client as client_mod
 from toolcache.interpreter import probe
-from toolcache.locking import Planner
 
 DIST_INFO = "demo-1.0.dist-info"
 DATA = "demo-1.0.data"
@@ -231,15 +230,9 @@ def test_built_environments_link_from_the_unpacked_cache(
     tmp_path: Path, local_index: LocalIndex, dists: Dists
 ) -> None:
     local_index.add(dists.wheel("lintme", "2.0", console_scripts={"lintme": "lintme:main"}))
-    path = tmp_path / "p" / "tools.yaml"
-    path.parent.mkdir()
-    path.write_text(
-        f"index-url: {local_index.url}\npython: {sys.executable}\ntools:\n  lint: lintme\n",
-        encoding="utf-8",
-    )
     cache = tmp_path / "cache"
-    loaded = manifest_mod.load(path)
-    lock = Planner(loaded, cache_root=cache).lock_tool(loaded.tools["lint"]).lock
+    manifest = f"index-url: {local_index.url}\npython: {sys.executable}\ntools:\n  lint: lintme\n"
+    lock = lock_tool(tmp_path / "p", manifest, cache)
     env = store.ensure(lock, probe(Path(sys.executable), cache), cache)
     (package,) = lock.packages
     tree = unpacked.load(unpacked.tree_path(cache, package.sha256))
@@ -256,15 +249,9 @@ def test_a_rebuild_from_unpacked_wheels_needs_no_http_client(
     tmp_path: Path, local_index: LocalIndex, dists: Dists, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     local_index.add(dists.wheel("lintme", "2.0", console_scripts={"lintme": "lintme:main"}))
-    path = tmp_path / "p" / "tools.yaml"
-    path.parent.mkdir()
-    path.write_text(
-        f"index-url: {local_index.url}\npython: {sys.executable}\ntools:\n  lint: lintme\n",
-        encoding="utf-8",
-    )
     cache = tmp_path / "cache"
-    loaded = manifest_mod.load(path)
-    lock = Planner(loaded, cache_root=cache).lock_tool(loaded.tools["lint"]).lock
+    manifest = f"index-url: {local_index.url}\npython: {sys.executable}\ntools:\n  lint: lintme\n"
+    lock = lock_tool(tmp_path / "p", manifest, cache)
     interpreter = probe(Path(sys.executable), cache)
     first = store.ensure(lock, interpreter, cache)
     shutil.rmtree(first.path)

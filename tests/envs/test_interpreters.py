@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Dists
+from tests.envs.locks import lock_tool
 from tests.support.index import LocalIndex
-from toolcache import manifest as manifest_mod
 from toolcache.envs import health, store
 from toolcache.interpreter import probe
-from toolcache.locking import Planner
 
 # Found before any fixture points HOME at a temporary folder.
 PYENV_ROOT = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
@@ -55,15 +54,11 @@ def test_interpreter_builds_and_runs_a_tool(
     local_index.add(dists.wheel("lintme", "1.0", console_scripts={"lintme": "lintme:main"}))
     local_index.add(dists.sdist("fromsrc", "1.0", console_scripts={"fromsrc": "fromsrc:main"}))
     cache = tmp_path / "cache"
-    path = tmp_path / "p" / "tools.yaml"
-    path.parent.mkdir()
-    path.write_text(
+    manifest = (
         f"index-url: {local_index.url}\npython: {python}\n"
-        "tools:\n  lint: {from: lintme, with: [fromsrc]}\n",
-        encoding="utf-8",
+        "tools:\n  lint: {from: lintme, with: [fromsrc]}\n"
     )
-    loaded = manifest_mod.load(path)
-    lock = Planner(loaded, cache_root=cache).lock_tool(loaded.tools["lint"]).lock
+    lock = lock_tool(tmp_path / "p", manifest, cache)
     interpreter = probe(python, cache)
     env = store.ensure(lock, interpreter, cache)
     assert health.check(env.path) is None

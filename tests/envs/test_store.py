@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Dists
+from tests.envs.locks import lock_tool
 from tests.support.dists import build_wheel
 from tests.support.index import LocalIndex
-from toolcache import manifest as manifest_mod
 from toolcache.envs import build, health, install, receipt, store
 from toolcache.errors import HashMismatch, ToolcacheError
 from toolcache.interpreter import Interpreter, probe
 from toolcache.lock import ToolLock
-from toolcache.locking import Planner
 
 REPO = Path(__file__).resolve().parents[2]
 FAILING_TOOL = "import sys\n\ndef main():\n    print('lintme', *sys.argv[1:])\n    return 3\n"
@@ -40,14 +39,8 @@ class Project:
         self, requirement: str, *, python: Path | None = None, folder: str = "p", tool: str = "lint"
     ) -> ToolLock:
         exe = python or Path(sys.executable)
-        path = self.tmp / folder / "tools.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            f"index-url: {self.index.url}\npython: {exe}\ntools:\n  {tool}: {requirement}\n",
-            encoding="utf-8",
-        )
-        loaded = manifest_mod.load(path)
-        return Planner(loaded, cache_root=self.cache).lock_tool(loaded.tools[tool]).lock
+        manifest = f"index-url: {self.index.url}\npython: {exe}\ntools:\n  {tool}: {requirement}\n"
+        return lock_tool(self.tmp / folder, manifest, self.cache, tool=tool)
 
     def interpreter(self, python: Path | None = None) -> Interpreter:
         return probe(python or Path(sys.executable), self.cache)
@@ -365,15 +358,11 @@ def test_credentials_come_from_the_index_urls_given(tmp_path: Path, dists: Dists
     with LocalIndex(tmp_path / "private", username="me", password="s3cret") as index:
         index.add(dists.wheel("lintme", "2.0", console_scripts={"lintme": "lintme:main"}))
         cache = tmp_path / "cache"
-        path = tmp_path / "p" / "tools.yaml"
-        path.parent.mkdir()
-        path.write_text(
+        manifest = (
             f"index-url: {index.url_with_credentials}\npython: {sys.executable}\n"
-            "tools:\n  lint: lintme\n",
-            encoding="utf-8",
+            "tools:\n  lint: lintme\n"
         )
-        loaded = manifest_mod.load(path)
-        lock = Planner(loaded, cache_root=cache).lock_tool(loaded.tools["lint"]).lock
+        lock = lock_tool(tmp_path / "p", manifest, cache)
         assert "s3cret" not in lock.path.read_text()
         interpreter = probe(Path(sys.executable), cache)
         with pytest.raises(ToolcacheError, match="needs credentials"):
@@ -386,16 +375,13 @@ def test_local_files_are_found_beside_the_lock(tmp_path: Path, dists: Dists) -> 
     wheels = tmp_path / "p" / "wheels"
     dists.wheel("lintme", "2.0", console_scripts={"lintme": "lintme:main"})
     shutil.copytree(dists.dest, wheels)
-    path = tmp_path / "p" / "tools.yaml"
-    path.write_text(
-        f"index-url: {(tmp_path / 'empty').as_uri()}\nfind-links: [{wheels}]\n"
-        f"python: {sys.executable}\ntools:\n  lint: lintme\n",
-        encoding="utf-8",
-    )
     (tmp_path / "empty").mkdir()
     cache = tmp_path / "cache"
-    loaded = manifest_mod.load(path)
-    lock = Planner(loaded, cache_root=cache).lock_tool(loaded.tools["lint"]).lock
+    manifest = (
+        f"index-url: {(tmp_path / 'empty').as_uri()}\nfind-links: [{wheels}]\n"
+        f"python: {sys.executable}\ntools:\n  lint: lintme\n"
+    )
+    lock = lock_tool(tmp_path / "p", manifest, cache)
     assert all(p.path is not None and not Path(p.path).is_absolute() for p in lock.packages)
     env = store.ensure(lock, probe(Path(sys.executable), cache), cache)
     assert run(env.bin_dir / "lintme").stdout == "lintme 2.0\n"
