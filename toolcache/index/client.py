@@ -40,7 +40,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 0.2
 
-disk.PAGE_MAGIC = b"toolcache-page-v1\n"
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.IGNORECASE)
 
 
