@@ -23,7 +23,6 @@ unpacked from them.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import subprocess
@@ -41,6 +40,7 @@ from toolcache.envs import health, install, unpacked, venv
 from toolcache.envs import receipt as receipt_mod
 from toolcache.envs.store import Environment, env_path, lookup
 from toolcache.errors import ToolcacheError
+from toolcache.index import disk
 
 if TYPE_CHECKING:
     from toolcache.index.client import IndexClient
@@ -241,7 +241,7 @@ def _build_into(
                 offline=offline,
                 tool=lock.tool,
             )
-            file = unpacked.ensure(wheel, _sha256_file(wheel), cache_root).root
+            file = unpacked.ensure(wheel, disk.sha256_file(wheel), cache_root).root
         trees.append(file)
     say(f"installing {len(trees)} packages")
     python = health.python_of(tmp)
@@ -321,14 +321,6 @@ def _fetch_and_unpack(
     if package.kind != "wheel":
         return file
     return unpacked.ensure(file, package.sha256, cache_root).root
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _cached_file(cache_root: Path, package: LockedPackage) -> Path:
