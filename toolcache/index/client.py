@@ -30,7 +30,7 @@ from typing import TypeVar
 
 import httpx
 
-from toolcache import paths
+from toolcache import atomic, paths
 from toolcache.errors import HashMismatch, IndexError_
 from toolcache.index import disk, urls
 
@@ -337,7 +337,7 @@ class IndexClient:
         entry, revalidated, store = self._fetch(url, headers, consume)
         if store:
             with contextlib.suppress(OSError):
-                disk.write_atomic(cache_path, entry.dump())
+                atomic.write_bytes(cache_path, entry.dump())
         return self._page_result(entry, from_cache=revalidated)
 
     @staticmethod
@@ -379,7 +379,7 @@ class IndexClient:
     def write_blob(self, cache_key: str, data: bytes) -> None:
         """Keep ``data`` forever under ``cache_key``; a key must name immutable content."""
         with contextlib.suppress(OSError):
-            disk.write_atomic(self._keyed_blob_path(cache_key), data)
+            atomic.write_bytes(self._keyed_blob_path(cache_key), data)
 
     def get_blob(self, url: str, sha256: str | None, *, cache_key: str | None = None) -> bytes:
         """A small immutable file (a PEP 658 metadata file), verified against ``sha256``.
@@ -414,7 +414,7 @@ class IndexClient:
                 raise HashMismatch(what, sha256, actual)
         if path is not None:
             with contextlib.suppress(OSError):
-                disk.write_atomic(path, data)
+                atomic.write_bytes(path, data)
         return data
 
     def download(

@@ -1,5 +1,5 @@
 """The index client's on-disk cache: simple-API pages with their freshness and validators,
-and helpers for files written atomically beside where they belong."""
+a streaming sha256 of a file, and temp files beside where a download belongs."""
 
 from __future__ import annotations
 
@@ -30,19 +30,6 @@ def max_age(headers: Mapping[str, str]) -> float | None:
             with contextlib.suppress(ValueError):
                 return max(0.0, float(value.strip().strip('"')))
     return 0.0
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
-        raise
 
 
 def sha256_file(path: Path) -> str:

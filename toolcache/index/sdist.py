@@ -25,7 +25,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from toolcache import paths
+from toolcache import atomic, paths
 from toolcache.errors import MetadataError
 from toolcache.index import urls
 from toolcache.index.models import IndexSettings
@@ -153,11 +153,7 @@ class SdistBuilder:
             with contextlib.suppress(OSError):
                 return cached.read_bytes()
             data = self._build(sdist)
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            Path(tmp).replace(cached)
+            atomic.write_bytes(cached, data)
             return data
 
     # -- building ------------------------------------------------------------------------
