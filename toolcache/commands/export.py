@@ -32,12 +32,10 @@ class Exported:
     size: int | None  # of a written archive
 
 
-def _interpreter_info(tool: LockedTool, cache_root: Path) -> dict[str, str]:
-    if tool.choice.executable is None:
+def _interpreter_info(tool: LockedTool) -> dict[str, str]:
+    found = tool.choice.interpreter
+    if found is None:
         return {"description": tool.choice.description}
-    from toolcache.interpreter import probe
-
-    found = probe(tool.choice.executable, cache_root)
     return {
         "implementation": found.implementation_name,
         "version": found.python_full_version,
@@ -65,7 +63,7 @@ def _export_one(
     if destination.read_only:
         return Exported(name, key.name, "read-only", None)
     say(f"packing the environment of {name} ({tool.env_id})")
-    info = _interpreter_info(tool, cache_root)
+    info = _interpreter_info(tool)
     scratch = destination.scratch_dir()
     if scratch is not None:
         _, size = pack(env.path, scratch / key.name, interpreter=info, level=level)

@@ -89,12 +89,10 @@ def _restore_one(
     cache_root: Path,
     no_build: bool,
     offline: bool,
-    index_urls: tuple[str, ...],
+    index_urls: list[str],
     size_limit: int,
     output: Output,
 ) -> Restored:
-    from toolcache.interpreter import probe
-
     started = time.perf_counter()
     lock = tool.lock
     path = env_store.env_path(cache_root, lock.interpreter, lock.resolution)
@@ -105,7 +103,8 @@ def _restore_one(
 
     if env_store.lookup(cache_root, lock.interpreter, lock.resolution) is not None:
         return done("hit")
-    if tool.choice.executable is None:
+    interpreter = tool.choice.interpreter
+    if interpreter is None:
         raise ToolcacheError(
             f"cannot restore {tool.tool.name}: it was locked for {tool.choice.description}, "
             "not an interpreter on this machine"
@@ -124,7 +123,7 @@ def _restore_one(
             tool,
             source,
             cache_root=cache_root,
-            executable=tool.choice.executable,
+            executable=interpreter.executable,
             size_limit=size_limit,
             output=output,
         )
@@ -132,7 +131,6 @@ def _restore_one(
         return done(status, where)
     if no_build:
         return done("missing", where, refused)
-    interpreter = probe(tool.choice.executable, cache_root)
     env_store.ensure(
         lock,
         interpreter,
@@ -164,8 +162,6 @@ def restore(
     Returns 0, whatever the statuses: ``missing`` is an answer, not a failure. Raises a
     ``ToolcacheError`` when a build fails.
     """
-    from toolcache.manifest import load
-    from toolcache.settings import index_settings
     from toolcache.store.local import FolderStore
 
     if from_ is not None and store is not None:
@@ -173,8 +169,6 @@ def restore(
     result = make_plan(
         manifest_path, tools, cache_root=cache_root, mode=mode, offline=offline, output=output
     )
-    settings = index_settings(load(manifest_path))
-    index_urls = (settings.index_url, *settings.extra_index_urls)
     source: Store = (
         open_store(store, read_only=True)
         if store is not None
@@ -192,7 +186,7 @@ def restore(
                     cache_root=cache_root,
                     no_build=no_build,
                     offline=offline,
-                    index_urls=index_urls,
+                    index_urls=result.index_urls,
                     size_limit=size_limit,
                     output=output,
                 )
