@@ -216,7 +216,7 @@ def _write_new(target: Path, data: bytes, *, executable: bool) -> str:
     if executable:
         mode = target.stat().st_mode
         target.chmod(mode | (mode & 0o444) >> 2)
-    return unpacked_mod._b64(hashlib.sha256(data).digest())
+    return unpacked_mod.record_digest(hashlib.sha256(data).digest())
 
 
 def link_unpacked(tree: unpacked_mod.Unpacked, layout: Layout, python: Path) -> None:

@@ -188,7 +188,8 @@ def _clean_stale(parent: Path) -> None:
                         shutil.rmtree(entry.path, ignore_errors=True)
 
 
-def _b64(digest: bytes) -> str:
+def record_digest(digest: bytes) -> str:
+    """``digest`` as ``RECORD`` writes it: urlsafe base64 without padding."""
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
@@ -220,7 +221,8 @@ def _unpack(wheel: Path, dest: Path) -> Unpacked:
 
     name = wheel.name
     try:
-        with WheelFile.open(wheel) as source:
+        with zipfile.ZipFile(wheel) as archive:
+            source = WheelFile(archive)
             dist_info = source.dist_info_dir
             data_dir = source.data_dir
             metadata = parse_metadata_file(source.read_dist_info("WHEEL"))
@@ -238,7 +240,6 @@ def _unpack(wheel: Path, dest: Path) -> Unpacked:
             if "entry_points.txt" in source.dist_info_filenames:
                 text = source.read_dist_info("entry_points.txt")
                 points = tuple((n, m, a, str(s)) for n, m, a, s in parse_entrypoints(text))
-            archive: zipfile.ZipFile = source._zipfile
             entries = _extract(
                 archive,
                 dest / FILES,
@@ -307,13 +308,14 @@ def _extract(
                 if other is not None:
                     other.update(chunk)
                 out.write(chunk)
-        digest = sha.digest() if other is None else other.digest()
-        if expected is not None and (size != expected_size or _b64(digest) != expected.value):
+        digest = record_digest(sha.digest() if other is None else other.digest())
+        if expected is not None and (size != expected_size or digest != expected.value):
             raise UnpackError(wheel, f"the hash or size of {member} does not match RECORD")
         mode = info.external_attr >> 16
         if mode and stat.S_ISREG(mode) and mode & 0o111:
             target.chmod(exec_mode)
         scheme, path = placed
         python_script = scheme == "scripts" and first.startswith(b"#!python")
-        entries.append(Entry(scheme, path, member, _b64(sha.digest()), size, python_script))
+        sha256 = record_digest(sha.digest())
+        entries.append(Entry(scheme, path, member, sha256, size, python_script))
     return entries
