@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,7 +31,7 @@ from typing import TypeVar
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.utils import NormalizedName, canonicalize_name
 
-from toolcache.index import urls
+from toolcache.index import disk, urls
 from toolcache.index.client import IndexClient
 from toolcache.index.evaluate import Evaluator, Rejected, TagParts, best_per_version
 from toolcache.index.metadata import MetadataFetcher
@@ -247,8 +246,4 @@ def _with_local_hash(file: DistFile) -> DistFile:
     if file.sha256 is not None or not urls.is_file_url(file.url):
         return file
     path = urls.file_url_to_path(file.url)
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 16), b""):
-            digest.update(chunk)
-    return dataclasses.replace(file, sha256=digest.hexdigest(), size=path.stat().st_size)
+    return dataclasses.replace(file, sha256=disk.sha256_file(path), size=path.stat().st_size)

@@ -10,7 +10,6 @@ content-addressed cache entry, keyed by its sha256, so a second request builds n
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -27,7 +26,7 @@ from typing import Literal
 
 from toolcache import atomic, paths
 from toolcache.errors import MetadataError
-from toolcache.index import urls
+from toolcache.index import disk, urls
 from toolcache.index.models import IndexSettings
 
 _TAIL_LINES = 20
@@ -147,7 +146,7 @@ class SdistBuilder:
     def metadata(self, sdist: Path, sha256: str | None = None) -> bytes:
         """METADATA of the sdist at ``sdist`` (whose sha256 is computed when not given)."""
         if sha256 is None:
-            sha256 = hashlib.sha256(sdist.read_bytes()).hexdigest()
+            sha256 = disk.sha256_file(sdist)
         cached = self.cached_path(sha256)
         with self._lock(sha256):
             with contextlib.suppress(OSError):
