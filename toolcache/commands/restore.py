@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolcache import paths
+from toolcache import paths, plan_output
 from toolcache.archive.contents import DEFAULT_SIZE_LIMIT, ArchiveError
 from toolcache.commands.plan import make_plan
 from toolcache.envs import store as env_store
@@ -238,14 +238,6 @@ def render_text(rows: list[Restored]) -> str:
     )
 
 
-def _append(name: str, environ: Mapping[str, str], text: str) -> None:
-    target = environ.get(name)
-    if not target:
-        raise ToolcacheError(f"--format github needs ${name} (set by GitHub Actions)")
-    with Path(target).open("a", encoding="utf-8") as fh:
-        fh.write(text)
-
-
 def _output_name(tool: str) -> str:
     return "status-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in tool)
 
@@ -253,13 +245,13 @@ def _output_name(tool: str) -> str:
 def write_github(rows: list[Restored], environ: Mapping[str, str]) -> None:
     """``status-<tool>=<status>`` lines and ``cache-hit`` (true when nothing was built or
     missing) to ``$GITHUB_OUTPUT``; a tool/status/time table to ``$GITHUB_STEP_SUMMARY``."""
-    lines = [f"{_output_name(r.tool)}={r.status}\n" for r in rows]
+    outputs = {_output_name(r.tool): r.status for r in rows}
     hit = all(r.status in ("hit", "restored") for r in rows)
-    lines.append(f"cache-hit={'true' if hit else 'false'}\n")
+    outputs["cache-hit"] = "true" if hit else "false"
     statuses = {r.tool: r.status for r in rows}
-    lines.append(f"statuses={json.dumps(statuses, separators=(',', ':'), sort_keys=True)}\n")
-    _append("GITHUB_OUTPUT", environ, "".join(lines))
+    outputs["statuses"] = json.dumps(statuses, separators=(",", ":"), sort_keys=True)
+    plan_output._append("GITHUB_OUTPUT", environ, plan_output.github_outputs(outputs))
     if environ.get("GITHUB_STEP_SUMMARY"):
         summary = ["### toolcache restore\n\n", "| tool | status | time |\n", "|---|---|---|\n"]
         summary += [f"| {r.tool} | {r.status} | {r.seconds:.2f}s |\n" for r in rows]
-        _append("GITHUB_STEP_SUMMARY", environ, "".join(summary))
+        plan_output._append("GITHUB_STEP_SUMMARY", environ, "".join(summary))
