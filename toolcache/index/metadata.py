@@ -128,6 +128,13 @@ def read_metadata_lazily(client: IndexClient, file: DistFile) -> bytes:
     return wheel.read(metadata_member(wheel.namelist(), file))
 
 
+def _unhashed_key(file: DistFile) -> str | None:
+    """The blob key for METADATA that no hash of its own covers (a PEP 658 file the index gives
+    no hash for, or a wheel's METADATA read by ranges): the same bytes, the same trust. None
+    when the index gave no sha256 for the file itself: the key would name nothing immutable."""
+    return f"metadata-of:{file.sha256}" if file.sha256 else None
+
+
 class MetadataFetcher:
     """``DistFile`` -> ``DistMetadata``, verifying every byte against the index's hashes."""
 
@@ -140,10 +147,9 @@ class MetadataFetcher:
         data: bytes | None = None
         if file.has_metadata_file:
             what = f"{file.filename}.metadata"
-            key = f"metadata-of:{file.sha256}" if file.sha256 else None
             try:
                 data = self.client.get_blob(
-                    f"{file.url}.metadata", file.metadata_sha256, cache_key=key
+                    f"{file.url}.metadata", file.metadata_sha256, cache_key=_unhashed_key(file)
                 )
             except IndexHTTPError as exc:
                 if exc.status != 404:
@@ -162,8 +168,7 @@ class MetadataFetcher:
         stored = self.client.stored(file.sha256, file.filename)
         if stored is not None:
             return read_wheel_metadata(stored, file)
-        # The key a PEP 658 file without a hash is kept under: the same bytes, the same trust.
-        key = f"metadata-of:{file.sha256}" if file.sha256 else None
+        key = _unhashed_key(file)
         if key is not None:
             cached = self.client.read_blob(key)
             if cached is not None:
