@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolcache import atomic
+
 FORMAT = 1
 FILENAME = "toolcache-receipt.json"
 LAST_USED = "toolcache-last-used"
@@ -104,12 +106,9 @@ class Receipt:
 
 
 def write(env_dir: Path, receipt: Receipt) -> None:
-    """Write the receipt into ``env_dir`` atomically (a temp file, then ``os.replace``)."""
+    """Write the receipt into ``env_dir`` atomically (see ``toolcache.atomic``)."""
     text = json.dumps(receipt.to_json(), sort_keys=True, indent=1) + "\n"
-    target = env_dir / FILENAME
-    tmp = env_dir / f".{FILENAME}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
+    atomic.write_bytes(env_dir / FILENAME, text.encode("utf-8"))
     (env_dir / LAST_USED).touch()
 
 
