@@ -382,7 +382,7 @@ class IndexClient:
             atomic.write_bytes(self._keyed_blob_path(cache_key), data)
 
     def get_blob(self, url: str, sha256: str | None, *, cache_key: str | None = None) -> bytes:
-        """A small immutable file (a PEP 658 metadata file), verified against ``sha256``.
+        """A small immutable file (a PEP 658 metadata file), verified against ``sha256`` if given.
 
         Cached forever under ``sha256`` (or ``cache_key`` when the index gave no hash).
         """

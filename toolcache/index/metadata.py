@@ -136,7 +136,9 @@ def _unhashed_key(file: DistFile) -> str | None:
 
 
 class MetadataFetcher:
-    """``DistFile`` -> ``DistMetadata``, verifying every byte against the index's hashes."""
+    """``DistFile`` -> ``DistMetadata``, verifying what it downloads against the index's
+    hashes where the index gives one; a PEP 658 file without a hash and METADATA read by
+    ranges cannot be verified."""
 
     def __init__(self, client: IndexClient, sdists: SdistBuilder) -> None:
         self.client = client

@@ -78,7 +78,10 @@ class Finder(Protocol):
     (best wheel by ``tag_rank``, else the sdist), newest release first. Yanked releases are
     included with ``yanked`` set; prereleases are included; the resolver applies PEP 440/592
     policy. ``metadata`` returns the release's core metadata (PEP 658 file, else the wheel's
-    METADATA, else a PEP 517 metadata build of the sdist), verified against sha256.
+    METADATA, else a PEP 517 metadata build of the sdist), for the file's name and version.
+    What was downloaded is verified against the sha256 the index gives for it (the PEP 658
+    file, or the whole wheel or sdist); a PEP 658 file without a hash and METADATA read from
+    a wheel by HTTP ranges cannot be, and are fit for resolving only.
     ``prefetch`` starts fetching project pages in the background; it never raises.
     """
 
