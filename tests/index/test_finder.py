@@ -139,7 +139,7 @@ def test_tag_ranking_picks_the_best_wheel(
         ("pkg-2.0.tar.gz", None),
         ("pkg-1.0-cp311-cp311-linux_x86_64.whl", 0),
     ]
-    assert "pkg-3.0-cp39-cp39-win_amd64.whl" in {r.filename for r in result.rejected}
+    assert "pkg-3.0-cp39-cp39-win_amd64.whl" in {filename for filename, _ in result.rejections}
 
 
 def test_requires_python_of_the_file(

@@ -232,7 +232,6 @@ def test_find_reports_prechecked_files_as_rejected(
         ("pkg-2.0-py3-none-any.whl", "uploaded 2025-01-01T00:00:00Z, after exclude-newer"),
         ("pkg-2.0.tar.gz", "uploaded 2025-01-01T00:00:00.000001Z, after exclude-newer"),
     ]
-    assert {r.filename for r in result.rejected} == {f for f, _ in result.rejections}
 
 
 def test_prefetch_follows_the_dependencies_of_the_newest_release(

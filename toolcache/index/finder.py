@@ -33,7 +33,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from toolcache.index import disk, urls
 from toolcache.index.client import IndexClient
-from toolcache.index.evaluate import Evaluator, Rejected, TagParts, best_per_version
+from toolcache.index.evaluate import Evaluator, TagParts, best_per_version
 from toolcache.index.metadata import MetadataFetcher
 from toolcache.index.models import DistFile, DistMetadata, IndexSettings
 from toolcache.index.sdist import SdistBuilder
@@ -54,10 +54,6 @@ class FindResult:
     files: tuple[DistFile, ...]
     index: str | None
     rejections: tuple[tuple[str, str], ...]
-
-    @property
-    def rejected(self) -> tuple[Rejected, ...]:
-        return tuple(Rejected(filename, reason) for filename, reason in self.rejections)
 
 
 class IndexFinder:
