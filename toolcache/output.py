@@ -1,8 +1,9 @@
 """The one place that writes to the terminal. Results go to stdout, everything else to stderr.
 
-Standard library only, so the cache-hit path of ``run`` can report errors without importing
-anything heavy. On a terminal, progress is a live display (``toolcache.progress``, which
-imports rich when it starts); elsewhere, when asked for, plain ``toolcache: ...`` lines.
+Standard library only, so the fast path of ``plan`` (``toolcache._entry``) can print its
+result without importing anything heavy. On a terminal, progress is a live display
+(``toolcache.progress``, which imports rich when it starts); elsewhere, when asked for, plain
+``toolcache: ...`` lines.
 """
 
 from __future__ import annotations

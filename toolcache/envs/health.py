@@ -1,8 +1,8 @@
 """Is a cached environment still usable? A reason string when not, None when it is.
 
-Checked on every cache hit, so it reads two small files and stats three: the receipt, the
-``home`` recorded in ``pyvenv.cfg``, the base interpreter file (its size and mtime against the
-receipt) and the environment's own ``python``. Standard library only.
+Checked on every ``lookup`` of an environment, so it reads two small files and stats three:
+the receipt, the ``home`` recorded in ``pyvenv.cfg``, the base interpreter file (its size and
+mtime against the receipt) and the environment's own ``python``. Standard library only.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A JSON file at the environment's root, written last inside the temporary directory before it
 is moved into place: an environment without a readable receipt of this format is not one. How
 recently an environment was used lives in a separate empty file whose mtime is touched on each
-use, so a cache hit never rewrites the receipt. Standard library only (the cache-hit path).
+use, so a cache hit never rewrites the receipt. Standard library only (``lookup`` reads it).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Environments in the cache: ``CACHE/envs/<interpreter16>/<resolution16>``.
 
 One environment per (interpreter, resolution): every tool whose lock resolves to the same
-files on the same interpreter shares it. ``lookup`` is the cache-hit path of ``toolcache run``
-and imports only the standard library and our small modules; ``ensure`` builds on a miss
-(see ``toolcache.envs.build``).
+files on the same interpreter shares it. ``lookup`` imports only the standard library and our
+small modules, so a full ``run``, ``export`` or ``restore`` that finds its environment pays for
+nothing more (``run``'s own cache-hit path, ``toolcache._hit``, does not come here);
+``ensure`` builds on a miss (see ``toolcache.envs.build``).
 """
 
 from __future__ import annotations
