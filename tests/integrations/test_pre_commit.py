@@ -103,18 +103,22 @@ def test_hook_definition() -> None:
     assert found.get("require_serial", False) is False
 
 
-@pytest.mark.parametrize("separator", [[], ["--"]], ids=["plain", "double-dash"])
+@pytest.mark.parametrize(
+    "args",
+    [["-m", "tools.yaml", "check"], ["-m", "tools.yaml", "check", "--"], ["check"]],
+    ids=["plain", "double-dash", "no-manifest"],
+)
 def test_hook_command_line_hands_the_file_names_to_the_tool(
-    tmp_path: Path, local_index: LocalIndex, dists: Dists, separator: list[str]
+    tmp_path: Path, local_index: LocalIndex, dists: Dists, args: list[str]
 ) -> None:
     """The command pre-commit builds, ``entry + args + file names``, reaches the tool with
-    the file names as its arguments, with or without a ``--`` at the end of ``args``."""
+    the file names as its arguments, with or without a ``--`` at the end of ``args``, and
+    without ``-m`` when the manifest is the repository's ``tools.yaml``."""
     add_checker(local_index, dists)
     folder = project(tmp_path / "p", local_index, files=2)
     (folder / "bad.txt").write_text(f"x {MARKER} y\n", encoding="utf-8")
     entry = shlex.split(hook()["entry"])
     assert entry[0] == "toolcache"
-    args = ["-m", "tools.yaml", "check", *separator]
 
     def pre_commit_would_run(*names: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
