@@ -271,30 +271,27 @@ def renamed(wheel: Path, filename: str) -> Path:
     return wheel.rename(wheel.with_name(filename))
 
 
-def test_metadata_of_another_project_is_refused(
-    local_index: LocalIndex, dists: Dists, cache_root: Path
+@pytest.mark.parametrize(
+    ("filename", "project", "error"),
+    [
+        # The wheel holds the METADATA of another project only.
+        ("other-1.0-py3-none-any.whl", "other", r"no other-1\.0\.dist-info/METADATA"),
+        # The wheel's own METADATA, of another version.
+        ("pkg-1.1-py3-none-any.whl", "pkg", r"metadata is for pkg 1\.0, expected pkg 1\.1"),
+    ],
+)
+def test_metadata_must_be_of_the_file_read_by_range(
+    local_index: LocalIndex,
+    dists: Dists,
+    cache_root: Path,
+    filename: str,
+    project: str,
+    error: str,
 ) -> None:
     wheel = dists.wheel("pkg", "1.0", files={"pkg/a.bin": noise(100_000)})
-    local_index.add(renamed(wheel, "other-1.0-py3-none-any.whl"), metadata_file=False)
-    file = only_file(local_index, cache_root, "other")
-    with (
-        finder_for(local_index, cache_root) as finder,
-        pytest.raises(MetadataError, match=r"no other-1\.0\.dist-info/METADATA"),
-    ):
-        finder.metadata(file)
-    assert_ranges_only(local_index, file.filename)
-
-
-def test_metadata_version_must_match_the_file(
-    local_index: LocalIndex, dists: Dists, cache_root: Path
-) -> None:
-    wheel = dists.wheel("pkg", "1.0", files={"pkg/a.bin": noise(100_000)})
-    local_index.add(renamed(wheel, "pkg-1.1-py3-none-any.whl"), metadata_file=False)
-    file = only_file(local_index, cache_root, "pkg")
-    with (
-        finder_for(local_index, cache_root) as finder,
-        pytest.raises(MetadataError, match=r"metadata is for pkg 1\.0, expected pkg 1\.1"),
-    ):
+    local_index.add(renamed(wheel, filename), metadata_file=False)
+    file = only_file(local_index, cache_root, project)
+    with finder_for(local_index, cache_root) as finder, pytest.raises(MetadataError, match=error):
         finder.metadata(file)
     assert_ranges_only(local_index, file.filename)
 
