@@ -1,16 +1,21 @@
-"""Archive tests. Shared here: "runners" (a cache root, HOME, working folder and a folder of
-interpreter symlinks each, as two CI machines would have) and a project whose manifest and
-locks move between them like a checked-out repository."""
+"""Archive tests, and the store tests' helpers. Shared here: "runners" (a cache root, HOME,
+working folder and a folder of interpreter symlinks each, as two CI machines would have), a
+project whose manifest and locks move between them like a checked-out repository, and a way
+to run the same step on two threads at once."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -23,6 +28,7 @@ from toolcache.output import Output
 
 #: The version request the manifests use: found on PATH as ``pythonX.Y``.
 PY_REQUEST = f"{sys.version_info[0]}.{sys.version_info[1]}"
+T = TypeVar("T")
 TOOL_MODULE = (
     "import sys\n\n\ndef main():\n    print('lintme', 'ok', *sys.argv[1:])\n    return 0\n"
 )
@@ -131,6 +137,69 @@ def copy_project(manifest: Path, folder: Path) -> Path:
     """The manifest's folder (manifest and locks) copied to ``folder``, as a checkout."""
     shutil.copytree(manifest.parent, folder)
     return folder / manifest.name
+
+
+def first_runner(
+    base: Path,
+    index: LocalIndex,
+    monkeypatch: pytest.MonkeyPatch,
+    tools: dict[str, str] | None = None,
+) -> tuple[Runner, Path]:
+    """Runner A, active, with ``lintme`` on ``index`` and the project in ``work/repo``;
+    returns the runner and the project's manifest."""
+    add_tool(index, base / "dists")
+    a = make_runner(base, "A")
+    a.activate(monkeypatch)
+    return a, write_project(a.work / "repo", index.url, tools)
+
+
+def built_runner(
+    base: Path,
+    index: LocalIndex,
+    monkeypatch: pytest.MonkeyPatch,
+    tools: dict[str, str] | None = None,
+) -> tuple[Runner, Path]:
+    """``first_runner`` with every environment of the project built by a restore."""
+    a, manifest = first_runner(base, index, monkeypatch, tools)
+    assert a.restore(manifest) == 0
+    statuses = {t["status"] for t in json.loads(a.out.getvalue())["tools"].values()}
+    assert statuses == {"built"}, a.err.getvalue()
+    return a, manifest
+
+
+def second_runner(
+    base: Path, manifest: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Runner, Path]:
+    """Runner B, active, with a checkout of ``manifest``'s project in ``work/repo``."""
+    b = make_runner(base, "B")
+    copied = copy_project(manifest, b.work / "repo")
+    b.activate(monkeypatch)
+    return b, copied
+
+
+def at_once(action: Callable[[], T], times: int = 2) -> list[T]:
+    """``action`` run on ``times`` threads released together; what each returned.
+
+    The first exception a thread raised is raised again, once all have finished."""
+    start = threading.Barrier(times, timeout=60)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            start.wait()
+            results.append(action())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def run_script(script: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -7,12 +7,19 @@ import json
 import os
 import shutil
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.archive import PY_REQUEST, add_tool, copy_project, make_runner, run_script, write_project
+from tests.archive import (
+    PY_REQUEST,
+    at_once,
+    built_runner,
+    first_runner,
+    run_script,
+    second_runner,
+    write_project,
+)
 from tests.support.dists import build_wheel
 from tests.support.index import LocalIndex
 from toolcache.archive.contents import is_archive_name
@@ -34,13 +41,7 @@ def _files(root: Path) -> dict[str, bytes]:
 def test_build_export_restore_elsewhere_offline_and_run(
     tmp_path: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_tool(local_index, tmp_path / "dists")
-    a = make_runner(tmp_path, "A")
-    a.activate(monkeypatch)
-    manifest_a = write_project(a.work / "repo", local_index.url)
-
-    assert a.restore(manifest_a) == 0
-    assert json.loads(a.out.getvalue())["tools"]["lint"]["status"] == "built"
+    a, manifest_a = built_runner(tmp_path, local_index, monkeypatch)
     assert a.export(manifest_a) == 0
     archives = sorted((a.cache / "archives").iterdir())
     assert [p.name for p in archives if is_archive_name(p.name)] == [p.name for p in archives]
@@ -53,14 +54,12 @@ def test_build_export_restore_elsewhere_offline_and_run(
     assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
 
     # Runner B: a checkout of the same repository, the CI cache restored into its cache root.
-    b = make_runner(tmp_path, "B")
-    manifest_b = copy_project(manifest_a, b.work / "checkout")
+    b, manifest_b = second_runner(tmp_path, manifest_a, monkeypatch)
     (b.cache / "archives").mkdir(parents=True)
     shutil.copy2(archives[0], b.cache / "archives" / archives[0].name)
     local_index.stop()  # no network
     shutil.rmtree(a.root)
     shutil.rmtree(a.python_dir)
-    b.activate(monkeypatch)
 
     assert b.restore(manifest_b, offline=True, mode=LockMode.LOCKED) == 0
     result = json.loads(b.out.getvalue())
@@ -99,10 +98,7 @@ def _hashes(env: Path) -> tuple[str, str]:
 def test_no_build_reports_missing_and_github_outputs(
     tmp_path: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_tool(local_index, tmp_path / "dists")
-    a = make_runner(tmp_path, "A")
-    a.activate(monkeypatch)
-    manifest = write_project(a.work / "repo", local_index.url, {"lint": "lintme==1.0"})
+    a, manifest = first_runner(tmp_path, local_index, monkeypatch)
     github_output = tmp_path / "gh-output"
     summary = tmp_path / "gh-summary"
     monkeypatch.setenv("GITHUB_OUTPUT", str(github_output))
@@ -128,14 +124,12 @@ def test_no_build_reports_missing_and_github_outputs(
 def test_prune_removes_archives_no_longer_needed(
     tmp_path: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_tool(local_index, tmp_path / "dists")
     local_index.add(
         build_wheel(tmp_path / "dists", "other", "1.0", console_scripts={"other": "other:main"})
     )
-    a = make_runner(tmp_path, "A")
-    a.activate(monkeypatch)
-    both = write_project(a.work / "repo", local_index.url, {"lint": "lintme==1.0", "o": "other"})
-    assert a.restore(both) == 0
+    a, both = built_runner(
+        tmp_path, local_index, monkeypatch, {"lint": "lintme==1.0", "o": "other"}
+    )
     assert a.export(both) == 0
     assert len(list((a.cache / "archives").iterdir())) == 2
     stray = a.cache / "archives" / "not-an-archive.txt"
@@ -151,42 +145,27 @@ def test_prune_removes_archives_no_longer_needed(
 def test_concurrent_restores_publish_once(
     tmp_path: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_tool(local_index, tmp_path / "dists")
-    a = make_runner(tmp_path, "A")
-    a.activate(monkeypatch)
-    manifest = write_project(a.work / "repo", local_index.url)
-    assert a.restore(manifest) == 0
+    a, manifest = built_runner(tmp_path, local_index, monkeypatch)
     assert a.export(manifest) == 0
     (archive,) = (a.cache / "archives").iterdir()
     found = receipt_of(a.cache)
     cache = tmp_path / "other-cache"
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
 
-    def one() -> None:
-        try:
-            with archive.open("rb") as fh:
-                outcome, _ = restore_environment(
-                    fh,
-                    archive=archive.name,
-                    cache_root=cache,
-                    interpreter_hash=found[0],
-                    resolution_hash=found[1],
-                    packages=None,
-                    executable=Path(sys.executable),
-                    size_limit=1 << 30,
-                )
-            outcomes.append(outcome)
-        except BaseException as exc:
-            errors.append(exc)
+    def one() -> str:
+        with archive.open("rb") as fh:
+            outcome, _ = restore_environment(
+                fh,
+                archive=archive.name,
+                cache_root=cache,
+                interpreter_hash=found[0],
+                resolution_hash=found[1],
+                packages=None,
+                executable=Path(sys.executable),
+                size_limit=1 << 30,
+            )
+        return outcome
 
-    threads = [threading.Thread(target=one) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert sorted(outcomes) == ["hit", "restored"]
+    assert sorted(at_once(one)) == ["hit", "restored"]
     (env,) = [p for p in (cache / "envs").glob("*/*") if p.is_dir()]
     assert health.check(env) is None
     assert [p.name for p in env.parent.iterdir() if p.name.startswith(".restore-")] == []

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import zstandard
 
-from tests.archive import Runner, add_tool, copy_project, make_runner, write_project
+from tests.archive import Runner, built_runner, second_runner
 from tests.conftest import _changes, _snapshot
 from tests.support.index import LocalIndex
 from toolcache.archive.contents import MEMBER_NAME, ArchiveError, Entry, check_entries
@@ -39,17 +39,11 @@ class Setup:
 
 @pytest.fixture
 def setup(tmp_path: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch) -> Setup:
-    add_tool(local_index, tmp_path / "dists")
-    a = make_runner(tmp_path, "A")
-    a.activate(monkeypatch)
-    manifest_a = write_project(a.work / "repo", local_index.url)
-    assert a.restore(manifest_a) == 0
+    a, manifest_a = built_runner(tmp_path, local_index, monkeypatch)
     assert a.export(manifest_a) == 0
     (archive,) = (a.cache / "archives").iterdir()
 
-    b = make_runner(tmp_path, "B")
-    manifest_b = copy_project(manifest_a, b.work / "repo")
-    b.activate(monkeypatch)
+    b, manifest_b = second_runner(tmp_path, manifest_a, monkeypatch)
     assert b.restore(manifest_b, no_build=True) == 0  # probes the interpreter: a warm cache
     assert json.loads(b.out.getvalue())["tools"]["lint"]["status"] == "missing"
     outside = tmp_path / "outside"

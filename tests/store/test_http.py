@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from tests.archive import Runner, add_tool, copy_project, make_runner, run_script, write_project
+from tests.archive import Runner, at_once, built_runner, run_script, second_runner
 from tests.conftest import _changes, _snapshot
 from tests.support.index import LocalIndex
 from tests.support.nginx import Nginx
@@ -25,11 +25,7 @@ from toolcache.store.http import HttpStore, Pointer
 @pytest.fixture
 def built(tmp_path: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch) -> Runner:
     """Runner A, with the lint tool's environment built."""
-    add_tool(local_index, tmp_path / "dists")
-    a = make_runner(tmp_path, "A")
-    a.activate(monkeypatch)
-    write_project(a.work / "repo", local_index.url)
-    assert a.restore(manifest(a)) == 0
+    a, _ = built_runner(tmp_path, local_index, monkeypatch)
     return a
 
 
@@ -38,10 +34,7 @@ def manifest(runner: Runner) -> Path:
 
 
 def runner_b(a: Runner, monkeypatch: pytest.MonkeyPatch) -> tuple[Runner, Path]:
-    b = make_runner(a.root.parent, "B")
-    copied = copy_project(manifest(a), b.work / "repo")
-    b.activate(monkeypatch)
-    return b, copied
+    return second_runner(a.root.parent, manifest(a), monkeypatch)
 
 
 def status(runner: Runner, tool: str = "lint") -> str:
@@ -86,33 +79,21 @@ def test_concurrent_writers_of_the_same_environment(
         original(self, key, archive)
 
     monkeypatch.setattr(HttpStore, "put", put_together)
-    results: list[int] = []
-    errors: list[BaseException] = []
 
-    def one() -> None:
-        try:
-            results.append(
-                export(
-                    manifest(built),
-                    [],
-                    cache_root=built.cache,
-                    to=None,
-                    store=nginx.url,
-                    prune=False,
-                    mode=LockMode.LOCKED,
-                    offline=True,
-                    output=Output(quiet=True, out=io.StringIO(), err=io.StringIO()),
-                )
-            )
-        except BaseException as exc:
-            errors.append(exc)
+    def one() -> int:
+        return export(
+            manifest(built),
+            [],
+            cache_root=built.cache,
+            to=None,
+            store=nginx.url,
+            prune=False,
+            mode=LockMode.LOCKED,
+            offline=True,
+            output=Output(quiet=True, out=io.StringIO(), err=io.StringIO()),
+        )
 
-    threads = [threading.Thread(target=one) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == [] and results == [0, 0]
+    assert at_once(one) == [0, 0]
     assert len(nginx.files("cas")) == 1 and len(nginx.files("ac")) == 1
     assert len([r for r in nginx.requests() if r.method == "PUT" and "/ac/" in r.path]) == 2
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.archive import add_tool, copy_project, make_runner, write_project
+from tests.archive import built_runner, make_runner, second_runner
 from tests.support.index import LocalIndex
 from toolcache.store import ArchiveKey, StoreError, open_store
 from toolcache.store.http import HttpStore
@@ -29,11 +29,7 @@ def test_open_store_kinds(tmp_path: Path) -> None:
 def test_folder_store_round_trip_and_read_only(
     tmp_path: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_tool(local_index, tmp_path / "dists")
-    a = make_runner(tmp_path, "A")
-    a.activate(monkeypatch)
-    manifest = write_project(a.work / "repo", local_index.url)
-    assert a.restore(manifest) == 0
+    a, manifest = built_runner(tmp_path, local_index, monkeypatch)
     shared = tmp_path / "shared"
     assert a.export(manifest, store=shared.as_uri(), read_only=True) == 0
     assert not shared.exists()
@@ -41,9 +37,7 @@ def test_folder_store_round_trip_and_read_only(
     (archive,) = shared.iterdir()
     assert archive.name.endswith(".tar.zst") and not list(shared.glob(".tmp-*"))
 
-    b = make_runner(tmp_path, "B")
-    copied = copy_project(manifest, b.work / "repo")
-    b.activate(monkeypatch)
+    b, copied = second_runner(tmp_path, manifest, monkeypatch)
     local_index.stop()
     assert b.restore(copied, store=str(shared), offline=True) == 0
     assert json.loads(b.out.getvalue())["tools"]["lint"]["status"] == "restored"
