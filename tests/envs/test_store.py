@@ -224,8 +224,13 @@ def test_a_broken_environment_is_rebuilt(project: Project) -> None:
     (env.path / receipt.FILENAME).unlink()
     assert health.check(env.path) == "it has no receipt (an unfinished or foreign directory)"
     assert store.lookup(project.cache, lock.interpreter, lock.resolution) is None
+    project.built()
     assert project.ensure(lock).path == env.path
+    reason = "it has no receipt (an unfinished or foreign directory)"
+    assert f"replacing a broken environment: {reason}" in project.messages
+    assert project.built()
     assert health.check(env.path) is None
+    assert run(env.bin_dir / "lintme").returncode == 3
 
 
 _CHILD = """
