@@ -131,15 +131,18 @@ def test_prune_removes_archives_no_longer_needed(
         tmp_path, local_index, monkeypatch, {"lint": "lintme==1.0", "o": "other"}
     )
     assert a.export(both) == 0
-    assert len(list((a.cache / "archives").iterdir())) == 2
+    # The table: tool, archive, status, size.
+    archive_of = {row.split()[0]: row.split()[1] for row in a.out.getvalue().splitlines()[1:3]}
+    assert sorted(archive_of) == ["lint", "o"]
+    assert sorted(p.name for p in (a.cache / "archives").iterdir()) == sorted(archive_of.values())
     stray = a.cache / "archives" / "not-an-archive.txt"
     stray.write_text("kept")
 
     one = write_project(a.work / "repo", local_index.url, {"lint": "lintme==1.0"})
     assert a.export(one, prune=True) == 0
     left = sorted(p.name for p in (a.cache / "archives").iterdir())
-    assert len(left) == 2 and "not-an-archive.txt" in left
-    assert "removed" in a.out.getvalue()
+    assert left == sorted([archive_of["lint"], stray.name]) and stray.read_text() == "kept"
+    assert f"removed {archive_of['o']}\n" in a.out.getvalue()
 
 
 def test_concurrent_restores_publish_once(
