@@ -5,7 +5,7 @@ folder, ``--from``, by default ``paths.archives_dir``, or in a ``--store``), ``b
 the lock, when no archive matches or one was refused) or ``missing`` (``--no-build``). A
 refused archive (unsafe, corrupt, for another interpreter, ...) is reported as a warning and
 leaves the cache as it was. Output: text, versioned JSON, or GitHub step outputs
-(``status-<tool>``, ``cache-hit``) and a step-summary table.
+(``status-<tool>``, ``cache-hit``, ``statuses``) and a step-summary table.
 """
 
 from __future__ import annotations
@@ -243,8 +243,9 @@ def _output_name(tool: str) -> str:
 
 
 def write_github(rows: list[Restored], environ: Mapping[str, str]) -> None:
-    """``status-<tool>=<status>`` lines and ``cache-hit`` (true when nothing was built or
-    missing) to ``$GITHUB_OUTPUT``; a tool/status/time table to ``$GITHUB_STEP_SUMMARY``."""
+    """``status-<tool>=<status>`` lines, ``cache-hit`` (true when nothing was built or
+    missing) and ``statuses`` (a JSON object of tool to status, which the action passes on)
+    to ``$GITHUB_OUTPUT``; a tool/status/time table to ``$GITHUB_STEP_SUMMARY``."""
     outputs = {_output_name(r.tool): r.status for r in rows}
     hit = all(r.status in ("hit", "restored") for r in rows)
     outputs["cache-hit"] = "true" if hit else "false"
