@@ -268,24 +268,29 @@ def test_sdist_metadata_is_built_once(
         assert finder.metadata(file) == meta
 
 
+def _sdist(dest: Path, top: str, files: dict[str, bytes]) -> Path:
+    """``dest/<top>.tar.gz`` holding ``files`` under the folder ``top``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / f"{top}.tar.gz"
+    with tarfile.open(target, "w:gz") as tf:
+        for path, data in files.items():
+            info = tarfile.TarInfo(f"{top}/{path}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return target
+
+
 def _broken_sdist(dest: Path) -> Path:
     files = {
-        "broken-1.0/pyproject.toml": (
+        "pyproject.toml": (
             b'[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
         ),
-        "broken-1.0/backend.py": (
+        "backend.py": (
             b"def prepare_metadata_for_build_wheel(d, config_settings=None):\n"
             b"    raise RuntimeError('boom from the backend')\n"
         ),
     }
-    dest.mkdir(parents=True, exist_ok=True)
-    target = dest / "broken-1.0.tar.gz"
-    with tarfile.open(target, "w:gz") as tf:
-        for path, data in files.items():
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return target
+    return _sdist(dest, "broken-1.0", files)
 
 
 @pytest.mark.slow
@@ -509,14 +514,13 @@ def test_prefetch_overlaps_and_find_reuses_it(
 
 def _sdist_needing(dest: Path, project: str, build_requirement: str, module: str) -> Path:
     """An sdist whose in-tree backend imports ``module``, installed from ``build_requirement``."""
-    top = f"{project}-1.0"
     files = {
-        f"{top}/pyproject.toml": (
+        "pyproject.toml": (
             "[build-system]\n"
             f'requires = ["{build_requirement}"]\n'
             'build-backend = "backend"\nbackend-path = ["."]\n'
         ).encode(),
-        f"{top}/backend.py": (
+        "backend.py": (
             f"import {module}\n"
             "import os\n"
             "def prepare_metadata_for_build_wheel(d, config_settings=None):\n"
@@ -528,14 +532,7 @@ def _sdist_needing(dest: Path, project: str, build_requirement: str, module: str
             f"    return '{project}-1.0.dist-info'\n"
         ).encode(),
     }
-    dest.mkdir(parents=True, exist_ok=True)
-    target = dest / f"{top}.tar.gz"
-    with tarfile.open(target, "w:gz") as tf:
-        for path, data in files.items():
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return target
+    return _sdist(dest, f"{project}-1.0", files)
 
 
 @pytest.mark.slow
