@@ -20,25 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.conftest import Dists
+from tests.integrations import EXAMPLE_WORKFLOW, ROOT, WORKFLOWS, load
 from tests.support.index import LocalIndex
 
-ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"
-WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-EXAMPLE_WORKFLOW = ROOT / "examples" / "github-workflow.yml"
 
 PINNED = re.compile(r"^\s*-?\s*uses:\s*(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?P<rest>.*)$")
 SHA = re.compile(r"^[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^\s+# v\d+\.\d+\.\d+$")
-
-
-def load(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert isinstance(data, dict), path
-    return data
 
 
 # -- GitHub expressions ------------------------------------------------------------------------

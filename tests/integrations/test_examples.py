@@ -10,17 +10,9 @@ from typing import Any
 
 import pytest
 import typer
-import yaml
 
+from tests.integrations import EXAMPLES, ROOT, load
 from toolcache.cli import app
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
-
-
-def load(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
 
 TOOLS = set(load(EXAMPLES / "tools.yaml")["tools"])
 

@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from tests.conftest import Dists
+from tests.integrations import ROOT, load
 from tests.support.index import LocalIndex
 
-ROOT = Path(__file__).resolve().parents[2]
 MARKER = "REJECT" + "-ME-PLEASE"  # split, so this file does not carry the marker itself
 
 CHECKER = f"""\
@@ -50,7 +50,7 @@ GIT_ENV = {
 
 
 def hook() -> dict[str, Any]:
-    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    hooks = load(ROOT / ".pre-commit-hooks.yaml")
     assert isinstance(hooks, list)
     (found,) = [h for h in hooks if h["id"] == "toolcache"]
     assert isinstance(found, dict)

@@ -11,17 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-EXAMPLE_WORKFLOW = ROOT / "examples" / "github-workflow.yml"
-
-
-def load(path: Path) -> dict[Any, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert isinstance(data, dict), path
-    return data
+from tests.integrations import EXAMPLE_WORKFLOW, ROOT, WORKFLOWS, load
 
 
 def test_the_workflows_exist() -> None:
