@@ -359,6 +359,19 @@ def test_sdists_are_built_once_per_interpreter(
     assert run(second.bin_dir / "fromsrc").returncode == 0
 
 
+def test_leftovers_of_killed_sdist_builds_are_cleaned(project: Project, dists: Dists) -> None:
+    project.index.add(dists.sdist("fromsrc", "1.0", console_scripts={"fromsrc": "fromsrc:main"}))
+    lock = project.lock("fromsrc")
+    (sdist,) = (p for p in lock.packages if p.name == "fromsrc")
+    folder = build.built_dir(project.cache, sdist.sha256, lock.interpreter)
+    killed = folder.parent / f".tmp-{folder.name}-killed"
+    (killed / "dist").mkdir(parents=True)
+    env = project.ensure(lock)
+    assert run(env.bin_dir / "fromsrc", "ok").stdout == "fromsrc 1.0 ok\n"
+    assert not killed.exists()
+    assert len(list(folder.glob("*.whl"))) == 1
+
+
 def test_credentials_come_from_the_index_urls_given(tmp_path: Path, dists: Dists) -> None:
     with LocalIndex(tmp_path / "private", username="me", password="s3cret") as index:
         index.add(dists.wheel("lintme", "2.0", console_scripts={"lintme": "lintme:main"}))

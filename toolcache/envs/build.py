@@ -161,8 +161,9 @@ def _discard(path: Path, parent: Path) -> None:
 def clean_temporaries(parent: Path, *, holding: str | None = None) -> list[Path]:
     """Remove leftovers of killed builds in ``parent``; return what was removed.
 
-    A ``.tmp-<res16>-*`` folder is removed when we hold ``<res16>.lock`` (``holding``), or
-    when it is older than ``STALE_AFTER`` and nobody holds its lock.
+    A ``.tmp-<name>-*`` folder is removed when we hold ``<name>.lock`` (``holding``), or
+    when it is older than ``STALE_AFTER`` and nobody holds its lock. Environments
+    (``<res16>``) and wheels built from sdists (``built/.../<interp16>``) are laid out so.
     """
     removed: list[Path] = []
     now = time.time()
@@ -173,14 +174,14 @@ def clean_temporaries(parent: Path, *, holding: str | None = None) -> list[Path]
     for entry in entries:
         if not entry.name.startswith(TMP_PREFIX) or not entry.is_dir(follow_symlinks=False):
             continue
-        res16 = entry.name[len(TMP_PREFIX) :].split("-", 1)[0]
+        name = entry.name[len(TMP_PREFIX) :].split("-", 1)[0]
         path = Path(entry.path)
-        if res16 != holding:
+        if name != holding:
             try:
                 age = now - entry.stat(follow_symlinks=False).st_mtime
             except OSError:
                 continue
-            if age < STALE_AFTER or file_lock.is_locked(parent / f"{res16}.lock"):
+            if age < STALE_AFTER or file_lock.is_locked(parent / f"{name}.lock"):
                 continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
@@ -406,6 +407,7 @@ def wheel_from_sdist(
         cached = _built_wheel(cache_root, sha256, interpreter)
         if cached is not None:
             return cached
+        clean_temporaries(folder.parent, holding=folder.name)
         staging = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{folder.name}-", dir=folder.parent))
         try:
             _pep517_wheel(
