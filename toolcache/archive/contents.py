@@ -114,10 +114,6 @@ class Contents:
     entries: tuple[Entry, ...]
 
     @property
-    def total_size(self) -> int:
-        return sum(e.size for e in self.entries)
-
-    @property
     def interpreter_links(self) -> list[str]:
         return [e.path for e in self.entries if e.type == "interpreter"]
 
