@@ -11,8 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.specifiers import SpecifierSet
 
 from tests.integrations import EXAMPLE_WORKFLOW, ROOT, WORKFLOWS, load
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 
 def test_the_workflows_exist() -> None:
@@ -65,6 +71,15 @@ def test_ci_tests_every_supported_python() -> None:
     ci = load(ROOT / ".github" / "workflows" / "ci.yml")
     versions = ci["jobs"]["tests"]["strategy"]["matrix"]["python"]
     assert versions == ["3.10", "3.11", "3.12", "3.13"]
+    # The oldest one tested is the oldest one pyproject.toml allows.
+    requires_python = SpecifierSet(
+        tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+            "requires-python"
+        ]
+    )
+    assert all(v in requires_python for v in versions), requires_python
+    major, minor = map(int, versions[0].split("."))
+    assert f"{major}.{minor - 1}" not in requires_python, requires_python
     commands = " ".join(step.get("run", "") for job in ci["jobs"].values() for step in job["steps"])
     for needed in ("pytest", "ruff check", "ruff format --check", "mypy"):
         assert needed in commands, needed
