@@ -61,7 +61,7 @@ class DistFile:
 
 @dataclass(frozen=True)
 class DistMetadata:
-    """The core metadata fields resolution needs."""
+    """The core metadata fields resolution needs; ``name`` and ``provides_extra`` normalized."""
 
     name: NormalizedName
     version: Version

@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import Version
 from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
@@ -267,7 +267,7 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         if candidate.extra is None:
             return True
         metadata = self.metadata(candidate.file)
-        if candidate.extra in {canonicalize_name(e) for e in metadata.provides_extra}:
+        if candidate.extra in metadata.provides_extra:
             return True
         return len(self.dependencies(candidate)) > 1
 
