@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from toolcache import paths, plan_output
-from toolcache.archive.contents import DEFAULT_SIZE_LIMIT, ArchiveError
+from toolcache.archive.contents import DEFAULT_SIZE_LIMIT, ArchiveError, package_rows
 from toolcache.commands.plan import make_plan
 from toolcache.envs import store as env_store
 from toolcache.errors import HashMismatch, ToolcacheError
@@ -69,7 +69,7 @@ def _try_archive(
                 cache_root=cache_root,
                 interpreter_hash=tool.lock.interpreter,
                 resolution_hash=tool.lock.resolution,
-                packages=tuple((p.name, p.version, p.sha256) for p in tool.lock.packages),
+                packages=package_rows(tool.lock.packages),
                 executable=executable,
                 interpreter_description=tool.choice.description,
                 size_limit=size_limit,
