@@ -112,26 +112,19 @@ def _spec_version(spec: Specifier) -> Version | None:
         return None
 
 
+def _is_exact(spec: Specifier) -> bool:
+    """``===``, or ``==`` without a wildcard."""
+    return spec.operator == "===" or (spec.operator == "==" and not spec.version.endswith(".*"))
+
+
 def pins_exactly(specifier: SpecifierSet, version: Version) -> bool:
     """Whether ``specifier`` pins ``version`` with ``==`` (no wildcard) or ``===``."""
-    for spec in specifier:
-        if spec.operator == "===" and spec.contains(version, prereleases=True):
-            return True
-        if (
-            spec.operator == "=="
-            and not spec.version.endswith(".*")
-            and spec.contains(version, prereleases=True)
-        ):
-            return True
-    return False
+    return any(_is_exact(s) and s.contains(version, prereleases=True) for s in specifier)
 
 
 def is_pinned(specifier: SpecifierSet) -> bool:
     """Whether ``specifier`` holds an exact ``==``/``===`` pin."""
-    return any(
-        s.operator == "===" or (s.operator == "==" and not s.version.endswith(".*"))
-        for s in specifier
-    )
+    return any(_is_exact(s) for s in specifier)
 
 
 def is_upper_bounded(specifier: SpecifierSet) -> bool:
