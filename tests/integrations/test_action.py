@@ -626,9 +626,12 @@ def test_a_refused_save_is_a_warning(tmp_path: Path, local_index: LocalIndex, di
     service = RefusingCacheService(tmp_path / "cache-service")
     runner = SimulatedRunner(tmp_path / "runner", repository, service)
     # A store named in the job's environment does not get in the way: the input decides.
-    runner.env["TOOLCACHE_STORE"] = str(tmp_path / "elsewhere")
+    elsewhere = tmp_path / "elsewhere"
+    runner.env["TOOLCACHE_STORE"] = str(elsewhere)
     run = runner.run_action(ROOT, {"tools": "lint"})
     assert not run.failed
+    assert not elsewhere.exists()
+    assert len(list(Path(run.outputs["cache-path"]).glob("*.tar.zst"))) == 1
     assert json.loads(run.outputs["statuses"]) == {"lint": "built"}
     assert run.step("save").outcome == "failure"
     warning = run.steps[run.steps.index(run.step("save")) + 1]
