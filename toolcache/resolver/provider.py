@@ -89,20 +89,12 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
     # --- index access, cached --------------------------------------------------------------
 
     def files(self, name: NormalizedName) -> tuple[DistFile, ...]:
-        """One file per release of ``name``, newest release first."""
+        """One file per release of ``name``, newest release first (the ``Finder`` contract)."""
         try:
             return self._files[name]
         except KeyError:
-            pass
-        seen: set[Version] = set()
-        unique: list[DistFile] = []
-        for file in self._finder.find(name):
-            if file.version not in seen:
-                seen.add(file.version)
-                unique.append(file)
-        unique.sort(key=lambda f: f.version, reverse=True)
-        files = self._files[name] = tuple(unique)
-        return files
+            files = self._files[name] = tuple(self._finder.find(name))
+            return files
 
     def metadata(self, file: DistFile) -> DistMetadata:
         key = (file.project, file.version, file.filename)
