@@ -10,6 +10,7 @@ leaves the cache as it was. Output: text, versioned JSON, or GitHub step outputs
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -192,15 +193,7 @@ def restore(
                 )
                 by_env[tool.env_id] = row
             else:  # shares an environment with an earlier tool: same outcome, no extra time
-                row = Restored(
-                    tool.tool.name,
-                    first.env_id,
-                    first.environment,
-                    first.status,
-                    0.0,
-                    first.source,
-                    first.refused,
-                )
+                row = dataclasses.replace(first, tool=tool.tool.name, seconds=0.0)
             rows.append(row)
     finally:
         source.close()
