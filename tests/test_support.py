@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -488,3 +489,46 @@ def test_snapshot_sees_creation_change_and_deletion(tmp_path: Path) -> None:
     assert "created b" in _changes(before, after)
     assert "modified a" in _changes(before, after)
     assert _changes(after, {}) == ["deleted .", "deleted a", "deleted b"]
+
+
+INNER_TEST = """\
+import os
+from pathlib import Path
+
+from toolcache.paths import cache_root
+
+
+def test_writes_to_the_cache_it_is_given() -> None:
+    cache_root().mkdir(parents=True)
+    (cache_root() / "ok").write_text("1")
+
+
+def test_writes_to_the_real_cache() -> None:
+    real = Path(os.environ["REAL_CACHE"])
+    real.mkdir(parents=True)
+    (real / "leak").write_text("1")
+"""
+
+
+def test_the_guard_fails_a_test_that_touches_the_real_cache(tmp_path: Path) -> None:
+    """The autouse guard of ``tests/conftest.py`` in a pytest of its own, whose user's real
+    cache is a folder of ``tmp_path``: the test that writes there errors, the other passes."""
+    (tmp_path / "test_inner.py").write_text(INNER_TEST, encoding="utf-8")
+    home = tmp_path / "user"
+    env = dict(os.environ, HOME=str(home), REAL_CACHE=str(home / ".cache" / "toolcache"))
+    for name in ("XDG_CACHE_HOME", "TOOLCACHE_CACHE_DIR"):
+        env.pop(name, None)
+    pytest_args = ["-p", "tests.conftest", "-p", "no:cacheprovider", "-c", os.devnull, "-q", "-rA"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *pytest_args, str(tmp_path / "test_inner.py")],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert re.search(r"^PASSED \S+::test_writes_to_the_cache_it_is_given$", out, re.M), out
+    assert re.search(r"^ERROR \S+::test_writes_to_the_real_cache - Failed: test touched", out, re.M)
+    assert f"{home / '.cache' / 'toolcache'}: created leak" in out
