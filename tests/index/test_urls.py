@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from toolcache.index import urls
 
 
@@ -25,9 +27,13 @@ def test_origin_makes_default_port_explicit() -> None:
     assert urls.origin("http://host/") != urls.origin("https://host/")
 
 
-def test_join_and_file_urls(tmp_path: object) -> None:
+def test_join_and_file_urls(tmp_path: Path) -> None:
     assert urls.join("https://h/simple/pkg/", "../../files/a.whl") == "https://h/files/a.whl"
     assert urls.join("https://h/simple/pkg/", "https://o/x.whl") == "https://o/x.whl"
     assert urls.filename_from_url("https://h/files/a%2Bb-1.0.tar.gz") == "a+b-1.0.tar.gz"
     assert urls.to_url("https://h/x") == "https://h/x"
     assert urls.to_url("/tmp/wheels").startswith("file:///")
+    odd = tmp_path / "a b%20#c.whl"
+    assert urls.path_to_file_url(odd).startswith("file:///")
+    assert urls.file_url_to_path(urls.path_to_file_url(odd)) == odd
+    assert urls.is_file_url(urls.to_url(str(odd)))
