@@ -71,12 +71,9 @@ def test_packages_sorted_and_files_kept() -> None:
 
 
 def test_no_requirements_resolve_to_nothing() -> None:
-    assert (
-        run(
-            {},
-        ).packages
-        == ()
-    )
+    finder = FakeFinder({})
+    assert resolve([], finder, finder.target) == Resolution(packages=(), warnings=())
+    assert finder.find_calls == [] and finder.prefetched == []
 
 
 def test_names_are_normalized() -> None:
