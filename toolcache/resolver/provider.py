@@ -79,10 +79,6 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         self._depths: dict[str, float] = {}
 
     @property
-    def prereleases(self) -> PrereleasePolicy:
-        return self._prereleases
-
-    @property
     def target(self) -> Target:
         return self._target
 
