@@ -195,7 +195,7 @@ def environments(cache: Path) -> list[Path]:
 @pytest.mark.network
 @pytest.mark.slow
 def test_pre_commit_runs_the_hook_from_this_repository(
-    tmp_path: Path, local_index: LocalIndex, dists: Dists
+    tmp_path: Path, local_index: LocalIndex, dists: Dists, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A user's ``.pre-commit-config.yaml`` with this repository as the hook repo and
     ``args: [-m, tools.yaml, check]``: passes on clean files, fails on a rejected one. With
@@ -219,6 +219,7 @@ def test_pre_commit_runs_the_hook_from_this_repository(
     git("commit", "-q", "-m", "hooks", cwd=folder)
     home = tmp_path / "pre-commit-home"
 
+    monkeypatch.setenv("TOOLCACHE_PROGRESS", "1")  # each build says "toolcache: installing"
     clean = pre_commit("run", "--all-files", "--verbose", cwd=folder, home=home)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "Passed" in clean.stdout
@@ -228,6 +229,7 @@ def test_pre_commit_runs_the_hook_from_this_repository(
         # pre-commit split the files between processes that ran at once
         assert len(checked) > 1, clean.stdout
     assert len(environments(Path(os.environ["TOOLCACHE_CACHE_DIR"]))) == 1
+    assert clean.stdout.count("toolcache: installing") == 1, clean.stdout  # one build in all
 
     (folder / "bad.py").write_text(f"# {MARKER}\n", encoding="utf-8")
     git("add", "bad.py", cwd=folder)
