@@ -249,7 +249,7 @@ def test_action_metadata_is_complete() -> None:
     assert inputs["tools"]["default"] == ""
     assert inputs["save"]["default"] == "true"
     outputs = action["outputs"]
-    assert {"cache-hit", "key", "statuses"} <= set(outputs)
+    assert set(outputs) == {"cache-hit", "key", "statuses", "cache-path"}
     for name, spec in outputs.items():
         assert spec.get("description") and "${{" in spec.get("value", ""), name
     runs = action["runs"]
