@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from toolcache import keys
+from toolcache.envs import receipt as env_receipt
 from toolcache.errors import ToolcacheError
 
 FORMAT = 1
@@ -48,11 +49,13 @@ MAX_ENTRIES = 1_000_000
 MAX_PATH = 4096
 MAX_SYMLINK_DEPTH = 40
 SKIPPED_DIRS = frozenset({"__pycache__"})
-SKIPPED_ROOT_FILES = frozenset({"toolcache-last-used", ".toolcache-receipt.json.tmp"})
-#: Written at the root by relocation: an archive may not bring its own.
+#: The last-used marker: this machine's, left out.
+SKIPPED_ROOT_FILES = frozenset({env_receipt.LAST_USED})
+#: Written at the root by relocation under fixed names (the marker is touched, ``pyvenv.cfg``
+#: goes through a temporary file): an archive may not bring its own.
 RESERVED_ROOT_NAMES = SKIPPED_ROOT_FILES | {".pyvenv.cfg.tmp"}
 #: Rewritten by relocation: they must be plain files.
-ROOT_FILES = frozenset({"pyvenv.cfg", "toolcache-receipt.json"})
+ROOT_FILES = frozenset({"pyvenv.cfg", env_receipt.FILENAME})
 
 EntryType = Literal["dir", "file", "symlink", "interpreter"]
 _TYPES: frozenset[str] = frozenset({"dir", "file", "symlink", "interpreter"})
