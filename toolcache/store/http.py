@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from toolcache.errors import HashMismatch
-from toolcache.index import urls
+from toolcache.index import disk, urls
 from toolcache.store import ArchiveKey, Download, Store, StoreError
 
 POINTER_FORMAT = 1
@@ -127,15 +127,6 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             yield chunk
-
-
-def _sha256_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    for chunk in _file_chunks(path):
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
 
 
 class HttpStore(Store):
@@ -239,7 +230,7 @@ class HttpStore(Store):
     def put(self, key: ArchiveKey, archive: Path) -> None:
         if self.read_only:
             raise StoreError(self.description, "it is read-only")
-        sha256, size = _sha256_file(archive)
+        sha256, size = disk.sha256_file(archive), archive.stat().st_size
         if not self._has_blob(sha256, size):
             url = self._url("cas", sha256)
             response = self._request(
