@@ -228,7 +228,7 @@ def test_wheel_fallback_without_metadata_file(
         finder.metadata(file)  # the stored wheel is reused
     assert [r for r in local_index.requests if r.path.startswith("/files/")] == downloads
 
-    bad = dataclasses.replace(file, sha256="f" * 64, url=file.url)
+    bad = dataclasses.replace(file, sha256="f" * 64)
     with finder_for(local_index.url, cache_root) as finder, pytest.raises(HashMismatch) as info:
         finder.metadata(bad)
     assert info.value.what == "pkg-1.0-py3-none-any.whl"
@@ -385,6 +385,8 @@ def test_transient_failures_are_retried(
         (file,) = finder.find(name("pkg"))
         assert finder.metadata(file).name == "pkg"
     assert len(page_requests(local_index, "pkg")) == 3
+    metadata_path = "/files/pkg-1.0-py3-none-any.whl.metadata"
+    assert [r.path for r in local_index.requests].count(metadata_path) == 2
 
 
 def test_too_many_failures_give_one_clear_line(
