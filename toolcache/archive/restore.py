@@ -109,7 +109,7 @@ def restore_environment(
             packages is not None and package_rows(made.packages) != expected.packages
         ):
             raise ArchiveError(archive, "its environment's receipt does not match its own")
-        reason = health.check(tmp)
+        reason = health.check_receipt(tmp, made)
         if reason is not None:
             raise ArchiveError(archive, f"the restored environment is unusable: {reason}")
         tmp.chmod(0o755)
