@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from packaging.tags import Tag
@@ -22,8 +23,8 @@ TARGET = Target(
 PKG = canonicalize_name("pkg")
 
 
-def raw(filename: str, **kw: object) -> RawFile:
-    return RawFile(filename=filename, url=f"https://h/{filename}", index="https://h/simple", **kw)  # type: ignore[arg-type]
+def raw(filename: str, **kw: Any) -> RawFile:
+    return RawFile(filename=filename, url=f"https://h/{filename}", index="https://h/simple", **kw)
 
 
 def test_filename_rules() -> None:
