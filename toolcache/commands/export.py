@@ -9,13 +9,13 @@ with every change of a lock.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from toolcache import paths
-from toolcache.archive.contents import archive_name
 from toolcache.commands.plan import make_plan
 from toolcache.envs.store import lookup
 from toolcache.errors import ToolcacheError
@@ -45,6 +45,7 @@ def _interpreter_info(tool: LockedTool) -> dict[str, str]:
 
 def _export_one(
     tool: LockedTool,
+    key: ArchiveKey,
     destination: Store,
     *,
     cache_root: Path,
@@ -53,7 +54,6 @@ def _export_one(
 ) -> Exported:
     from toolcache.archive.pack import pack
 
-    key = ArchiveKey(tool.lock.interpreter, tool.lock.resolution)
     name = tool.tool.name
     if destination.contains(key):
         return Exported(name, key.name, "exists", None)
@@ -112,22 +112,23 @@ def export(
     try:
         done: dict[str, Exported] = {}
         for tool in result.tools:
-            name = archive_name(tool.lock.interpreter, tool.lock.resolution)
-            if name not in done:
-                done[name] = _export_one(
+            key = ArchiveKey(tool.lock.interpreter, tool.lock.resolution)
+            if key.name not in done:
+                done[key.name] = _export_one(
                     tool,
+                    key,
                     destination,
                     cache_root=cache_root,
                     level=LEVEL if level is None else level,
                     say=output.progress,
                 )
-            exported = done[name]
+            exported = done[key.name]
             if exported.status == "not-built":
                 output.warning(
                     f"the environment of {tool.tool.name} ({tool.env_id}) is not in the cache:"
                     " not exported"
                 )
-            rows.append(Exported(tool.tool.name, name, exported.status, exported.size))
+            rows.append(dataclasses.replace(exported, tool=tool.tool.name))
         if prune:
             wanted = set(done)
             for name in list(destination.names()):
