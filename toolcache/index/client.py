@@ -145,6 +145,14 @@ def _parse_content_range(value: str) -> tuple[int, int, int] | None:
     return first, last + 1, size
 
 
+def verify_bytes(what: str, data: bytes, sha256: str | None) -> None:
+    """Raise ``HashMismatch`` (naming ``what``) unless ``data`` has ``sha256``; None passes."""
+    if sha256 is not None:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise HashMismatch(what, sha256, actual)
+
+
 class IndexClient:
     """One pooled HTTP/1.1 client for every index, find-links page and file.
 
@@ -408,10 +416,7 @@ class IndexClient:
                 return response.read()
 
             data = self._fetch(url, {}, consume)
-        if sha256 is not None:
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != sha256:
-                raise HashMismatch(what, sha256, actual)
+        verify_bytes(what, data, sha256)
         if path is not None:
             with contextlib.suppress(OSError):
                 atomic.write_bytes(path, data)

@@ -8,7 +8,6 @@ the wheel's sha256 like one; by downloading the whole wheel (verified, kept for 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import zipfile
 from collections.abc import Iterable
@@ -20,9 +19,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from toolcache.errors import HashMismatch, MetadataError
+from toolcache.errors import MetadataError
 from toolcache.index import urls
-from toolcache.index.client import IndexClient, IndexHTTPError
+from toolcache.index.client import IndexClient, IndexHTTPError, verify_bytes
 from toolcache.index.lazy_wheel import TAIL_BYTES, LazyWheel, LazyWheelUnavailable
 from toolcache.index.models import DistFile, DistMetadata
 from toolcache.index.sdist import SdistBuilder
@@ -120,10 +119,7 @@ def read_metadata_lazily(client: IndexClient, file: DistFile) -> bytes:
     """
     wheel = LazyWheel(client, file.url, size=file.size)
     if wheel.whole is not None:
-        if file.sha256 is not None:
-            actual = hashlib.sha256(wheel.whole).hexdigest()
-            if actual != file.sha256:
-                raise HashMismatch(file.filename, file.sha256, actual)
+        verify_bytes(file.filename, wheel.whole, file.sha256)
         return read_wheel_metadata(wheel.whole, file)
     return wheel.read(metadata_member(wheel.namelist(), file))
 
