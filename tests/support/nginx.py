@@ -43,7 +43,7 @@ http {{
         listen 127.0.0.1:{port};
         location /good/ {{
             alias {data}/;
-            dav_methods PUT DELETE;
+            dav_methods PUT;
             create_full_put_path on;
             dav_access user:rw group:r all:r;
         }}
