@@ -210,9 +210,9 @@ class IndexFinder:
         raws: list[RawFile] = []
         source: str | None = None
         for index_url in self.index_urls:
-            page = fetch_project_page(self.client, index_url, name, keep=keep)
-            if page is not None:
-                raws.extend(page.files)
+            files = fetch_project_page(self.client, index_url, name, keep=keep)
+            if files is not None:
+                raws.extend(files)
                 source = index_url
                 break
         local = [f for f in self._all_find_links() if _may_be(f.filename, name)]

@@ -50,27 +50,20 @@ class RawFile:
     metadata_hashes: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ProjectPage:
-    url: str
-    files: tuple[RawFile, ...]
-
-
 def project_url(index_url: str, name: NormalizedName) -> str:
     return f"{urls.ensure_trailing_slash(index_url)}{name}/"
 
 
 def fetch_project_page(
     client: IndexClient, index_url: str, name: NormalizedName, *, keep: Keep | None = None
-) -> ProjectPage | None:
+) -> tuple[RawFile, ...] | None:
     """The files of ``name`` on the index at ``index_url`` (those ``keep`` accepts); None if
     the project is not there."""
     index = urls.split_credentials(index_url)[0]
     page = client.get_page(project_url(index_url, name), SIMPLE_ACCEPT)
     if page is None:
         return None
-    files = parse_page(page.body, page.content_type, page.url, index, keep=keep)
-    return ProjectPage(page.url, files)
+    return parse_page(page.body, page.content_type, page.url, index, keep=keep)
 
 
 def parse_page(
