@@ -15,13 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolcache import paths
 from toolcache.commands.plan import make_plan
 from toolcache.envs.store import lookup
 from toolcache.errors import ToolcacheError
 from toolcache.locking import LockedTool, LockMode
 from toolcache.output import Output, table
-from toolcache.store import ArchiveKey, Store, open_store
+from toolcache.store import ArchiveKey, Store, store_or_folder
 
 
 @dataclass(frozen=True)
@@ -95,18 +94,13 @@ def export(
     ``read_only`` (for untrusted builds) reports what would be uploaded and writes nothing.
     """
     from toolcache.archive.pack import LEVEL
-    from toolcache.store.local import FolderStore
 
     if to is not None and store is not None:
         raise ToolcacheError("--to and --store exclude each other")
     result = make_plan(
         manifest_path, tools, cache_root=cache_root, mode=mode, offline=offline, output=output
     )
-    destination: Store = (
-        open_store(store, read_only=read_only)
-        if store is not None
-        else FolderStore(to or paths.archives_dir(cache_root), read_only=read_only)
-    )
+    destination = store_or_folder(store, to, cache_root=cache_root, read_only=read_only)
     rows: list[Exported] = []
     removed: list[str] = []
     try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolcache import paths, plan_output
+from toolcache import plan_output
 from toolcache.archive.contents import DEFAULT_SIZE_LIMIT, ArchiveError, package_rows
 from toolcache.commands.plan import make_plan
 from toolcache.envs import store as env_store
@@ -27,7 +27,7 @@ from toolcache.errors import HashMismatch, ToolcacheError
 from toolcache.locking import LockedTool, LockMode
 from toolcache.output import Output, table
 from toolcache.relocate import RelocationError
-from toolcache.store import ArchiveKey, Store, StoreError, open_store
+from toolcache.store import ArchiveKey, Store, StoreError, store_or_folder
 
 JSON_VERSION = 1
 STATUSES = ("hit", "restored", "built", "missing")
@@ -163,18 +163,12 @@ def restore(
     Returns 0, whatever the statuses: ``missing`` is an answer, not a failure. Raises a
     ``ToolcacheError`` when a build fails.
     """
-    from toolcache.store.local import FolderStore
-
     if from_ is not None and store is not None:
         raise ToolcacheError("--from and --store exclude each other")
     result = make_plan(
         manifest_path, tools, cache_root=cache_root, mode=mode, offline=offline, output=output
     )
-    source: Store = (
-        open_store(store, read_only=True)
-        if store is not None
-        else FolderStore(from_ or paths.archives_dir(cache_root), read_only=True)
-    )
+    source = store_or_folder(store, from_, cache_root=cache_root, read_only=True)
     rows: list[Restored] = []
     try:
         by_env: dict[str, Restored] = {}

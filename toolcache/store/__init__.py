@@ -11,7 +11,8 @@ The ``Store`` contract, for every implementation:
   record a sha256 check it; a folder relies on the archive's own hashes);
 - a ``read_only`` store never writes: ``put`` raises ``StoreError``.
 
-Stores are opened from a ``--store`` value by ``open_store``.
+Stores are opened from a ``--store`` value by ``open_store``, and for a command by
+``store_or_folder`` (its ``--store``, else its folder, else the cache's archives folder).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from toolcache import keys
+from toolcache import keys, paths
 from toolcache.archive.contents import archive_name
 from toolcache.errors import ToolcacheError
 
@@ -114,6 +115,18 @@ class Store(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 (most stores hold nothing)
         """Release connections."""
+
+
+def store_or_folder(
+    spec: str | None, folder: Path | None, *, cache_root: Path, read_only: bool
+) -> Store:
+    """The store a command uses: ``spec`` (``--store``) when given, else the folder (``--to``,
+    ``--from``), by default ``paths.archives_dir(cache_root)``."""
+    if spec is not None:
+        return open_store(spec, read_only=read_only)
+    from toolcache.store.local import FolderStore
+
+    return FolderStore(folder or paths.archives_dir(cache_root), read_only=read_only)
 
 
 def open_store(spec: str, *, read_only: bool = False) -> Store:
