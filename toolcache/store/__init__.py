@@ -22,11 +22,14 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from toolcache import keys, paths
 from toolcache.archive.contents import archive_name
 from toolcache.errors import ToolcacheError
+
+if TYPE_CHECKING:
+    from toolcache.archive.unpack import Readable
 
 KEY_FORMAT = "toolcache-archive/1"
 
@@ -62,10 +65,6 @@ class ArchiveKey:
                 "resolution": self.resolution_hash,
             }
         )
-
-
-class Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class Download(Protocol):
