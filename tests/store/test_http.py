@@ -19,7 +19,7 @@ from toolcache.commands.export import export
 from toolcache.locking import LockMode
 from toolcache.output import Output
 from toolcache.store import ArchiveKey, StoreError
-from toolcache.store.http import HttpStore, Pointer
+from toolcache.store.http import MAX_POINTER_SIZE, HttpStore, Pointer
 
 
 @pytest.fixture
@@ -183,11 +183,16 @@ def test_a_pointer_for_another_environment_is_ignored(built: Runner, nginx: Ngin
 
 
 def test_an_oversized_pointer_is_ignored(nginx: Nginx) -> None:
+    # A valid pointer, then whitespace JSON allows: only the size cap can refuse it.
     key = ArchiveKey("a" * 64, "b" * 64)
+    pointer = Pointer("d" * 64, 10, key.name)
     (nginx.data / "ac").mkdir(parents=True)
-    (nginx.data / "ac" / key.digest).write_bytes(b" " * (1 << 20))
+    stored = nginx.data / "ac" / key.digest
     store = HttpStore(nginx.url)
     try:
+        stored.write_bytes(pointer.to_json(key) + b" " * 100)
+        assert store.pointer(key) == pointer
+        stored.write_bytes(pointer.to_json(key) + b" " * (MAX_POINTER_SIZE + 1))
         assert store.pointer(key) is None
     finally:
         store.close()
