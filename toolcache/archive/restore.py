@@ -76,8 +76,9 @@ def restore_environment(
     ``packages`` (name, version, sha256), when given, must be what the archive holds.
     ``verify_download`` is called once the archive has been read to its end and raises when
     the bytes read are not the ones the store promised. Returns ``("hit", env)`` when the
-    environment appeared meanwhile. Raises ArchiveError or RelocationError (the cache as it
-    was), or OSError.
+    environment appeared meanwhile. Raises ArchiveError, RelocationError, what
+    ``verify_download`` raises (``HashMismatch``, ``StoreError``) or OSError, the cache as it
+    was.
     """
     target = env_path(cache_root, interpreter_hash, resolution_hash)
     parent = target.parent
