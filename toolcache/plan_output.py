@@ -51,7 +51,7 @@ def render_text(doc: Mapping[str, Any]) -> str:
     return text
 
 
-def _append(path_var: str, environ: Mapping[str, str], text: str) -> None:
+def append_github_file(path_var: str, environ: Mapping[str, str], text: str) -> None:
     target = environ.get(path_var)
     if not target:
         raise ToolcacheError(f"--format github needs ${path_var} (set by GitHub Actions)")
@@ -80,7 +80,7 @@ def write_github(doc: Mapping[str, Any], environ: Mapping[str, str]) -> None:
         "tools": " ".join(doc["tools"]),
         "plan": json.dumps(doc, separators=(",", ":"), sort_keys=True),
     }
-    _append("GITHUB_OUTPUT", environ, github_outputs(outputs))
+    append_github_file("GITHUB_OUTPUT", environ, github_outputs(outputs))
     summary = [
         "### toolcache plan\n\n",
         "| tool | python | packages | environment |\n",
@@ -90,7 +90,7 @@ def write_github(doc: Mapping[str, Any], environ: Mapping[str, str]) -> None:
         summary.append(f"| {name} | {t['python']} | {len(t['packages'])} | `{env_id(t)}` |\n")
     summary.append(f"\nCache key: `{doc['key']}`\n")
     if environ.get("GITHUB_STEP_SUMMARY"):
-        _append("GITHUB_STEP_SUMMARY", environ, "".join(summary))
+        append_github_file("GITHUB_STEP_SUMMARY", environ, "".join(summary))
 
 
 def emit(doc: Mapping[str, Any], output_format: str, environ: Mapping[str, str]) -> str:

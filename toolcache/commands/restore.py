@@ -238,8 +238,8 @@ def write_github(rows: list[Restored], environ: Mapping[str, str]) -> None:
     outputs["cache-hit"] = "true" if hit else "false"
     statuses = {r.tool: r.status for r in rows}
     outputs["statuses"] = json.dumps(statuses, separators=(",", ":"), sort_keys=True)
-    plan_output._append("GITHUB_OUTPUT", environ, plan_output.github_outputs(outputs))
+    plan_output.append_github_file("GITHUB_OUTPUT", environ, plan_output.github_outputs(outputs))
     if environ.get("GITHUB_STEP_SUMMARY"):
         summary = ["### toolcache restore\n\n", "| tool | status | time |\n", "|---|---|---|\n"]
         summary += [f"| {r.tool} | {r.status} | {r.seconds:.2f}s |\n" for r in rows]
-        plan_output._append("GITHUB_STEP_SUMMARY", environ, "".join(summary))
+        plan_output.append_github_file("GITHUB_STEP_SUMMARY", environ, "".join(summary))
