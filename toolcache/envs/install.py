@@ -132,9 +132,7 @@ class RelocatableDestination(SchemeDictionaryDestination):
         _, data = launcher(name, module, attr, section, self.interpreter)
         with io.BytesIO(data) as stream:
             entry = self.write_to_fs(Scheme("scripts"), name, stream, is_executable=True)
-        target = Path(self.scheme_dict["scripts"]) / name
-        mode = target.stat().st_mode
-        target.chmod(mode | (mode & 0o444) >> 2)
+        _make_executable(Path(self.scheme_dict["scripts"]) / name)
         return entry
 
 
@@ -209,13 +207,18 @@ class _Linker:
         shutil.copy2(source, target)
 
 
+def _make_executable(path: Path) -> None:
+    """Add the execute bits matching the read bits (``chmod +x`` under the umask)."""
+    mode = path.stat().st_mode
+    path.chmod(mode | (mode & 0o444) >> 2)
+
+
 def _write_new(target: Path, data: bytes, *, executable: bool) -> str:
     """Create ``target`` (which must not exist) holding ``data``; its RECORD hash."""
     with target.open("xb") as f:
         f.write(data)
     if executable:
-        mode = target.stat().st_mode
-        target.chmod(mode | (mode & 0o444) >> 2)
+        _make_executable(target)
     return unpacked_mod.record_digest(hashlib.sha256(data).digest())
 
 
