@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from packaging.markers import Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.version import Version
@@ -40,6 +41,18 @@ class Target:
     @cached_property
     def python_full_version(self) -> Version:
         return Version(self.markers["python_full_version"])
+
+    def marker_matches(self, marker: Marker | None, extra: str = "") -> bool:
+        """Whether ``marker`` holds on the target with ``extra`` set; no marker holds.
+
+        A marker that cannot be evaluated (a version comparison on a non-version) does not hold.
+        """
+        if marker is None:
+            return True
+        try:
+            return marker.evaluate({**self.markers, "extra": extra})
+        except (UndefinedComparison, UndefinedEnvironmentName):
+            return False
 
     def allows_python(self, requires_python: SpecifierSet) -> bool:
         """Whether ``requires-python`` admits the target's Python (prereleases included).

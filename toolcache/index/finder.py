@@ -28,7 +28,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.utils import NormalizedName, canonicalize_name
 
 from toolcache.index import disk, urls
@@ -180,16 +179,11 @@ class IndexFinder:
         """
         if future.cancelled() or future.exception() is not None:
             return
-        environment = {**self.target.markers, "extra": ""}
-        names: set[NormalizedName] = set()
-        for requirement in future.result().requires_dist:
-            if requirement.marker is not None:
-                try:
-                    if not requirement.marker.evaluate(environment):
-                        continue
-                except (UndefinedComparison, UndefinedEnvironmentName):
-                    continue
-            names.add(canonicalize_name(requirement.name))
+        names = {
+            canonicalize_name(requirement.name)
+            for requirement in future.result().requires_dist
+            if self.target.marker_matches(requirement.marker)
+        }
         self.prefetch(sorted(n for n in names if n not in self._pages))
 
     # -- work --------------------------------------------------------------------------------

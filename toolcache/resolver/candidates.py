@@ -9,10 +9,9 @@ plus the requirements the extra adds, so every extra of a project lands on one v
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from packaging.markers import Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import Requirement
 from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -89,19 +88,6 @@ def pin_to_base(candidate: Candidate) -> ResolverRequirement:
     return ResolverRequirement(
         candidate.name, None, SpecifierSet(f"=={candidate.version}"), source, internal=True
     )
-
-
-def marker_matches(marker: Marker | None, environment: Mapping[str, str], extra: str = "") -> bool:
-    """Whether ``marker`` holds for ``environment`` with ``extra`` set; no marker holds.
-
-    A marker that cannot be evaluated (a version comparison on a non-version) does not hold.
-    """
-    if marker is None:
-        return True
-    try:
-        return marker.evaluate({**environment, "extra": extra})
-    except (UndefinedComparison, UndefinedEnvironmentName):
-        return False
 
 
 def _spec_version(spec: Specifier) -> Version | None:

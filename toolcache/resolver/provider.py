@@ -39,7 +39,6 @@ from toolcache.resolver.candidates import (
     identifier_of,
     is_pinned,
     is_upper_bounded,
-    marker_matches,
     mentions_prerelease,
     pin_to_base,
     pins_exactly,
@@ -70,7 +69,6 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
     def __init__(self, finder: Finder, target: Target, *, prereleases: PrereleasePolicy) -> None:
         self._finder = finder
         self._target = target
-        self._environment: dict[str, str] = dict(target.markers)
         self._prereleases: PrereleasePolicy = prereleases
         self._files: dict[NormalizedName, tuple[DistFile, ...]] = {}
         self._metadata: dict[tuple[NormalizedName, Version, str], DistMetadata] = {}
@@ -224,14 +222,14 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         declared = self.metadata(candidate.file).requires_dist
         found: list[ResolverRequirement] = []
         if candidate.extra is None:
-            chosen = [r for r in declared if marker_matches(r.marker, self._environment)]
+            chosen = [r for r in declared if self._target.marker_matches(r.marker)]
         else:
             found.append(pin_to_base(candidate))
             chosen = [
                 r
                 for r in declared
-                if marker_matches(r.marker, self._environment, candidate.extra)
-                and not marker_matches(r.marker, self._environment)
+                if self._target.marker_matches(r.marker, candidate.extra)
+                and not self._target.marker_matches(r.marker)
             ]
         for requirement in chosen:
             for dependency in split_requirement(requirement):

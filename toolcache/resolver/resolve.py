@@ -17,7 +17,6 @@ from toolcache.resolver.candidates import (
     Candidate,
     ResolverRequirement,
     describe_requirement,
-    marker_matches,
     split_requirement,
 )
 from toolcache.resolver.explain import format_impossible, format_too_deep
@@ -61,7 +60,7 @@ def _roots(requirements: Sequence[Requirement], target: Target) -> list[Resolver
             raise ResolutionError(
                 f"direct URL requirements are not supported: {describe_requirement(requirement)}"
             )
-        if not marker_matches(requirement.marker, target.markers):
+        if not target.marker_matches(requirement.marker):
             continue
         for root in split_requirement(requirement):
             roots.setdefault((root.identifier, str(root.specifier)), root)
