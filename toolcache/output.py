@@ -28,24 +28,25 @@ class _Terminal:
     lock: Lock | None = None
 
 
-def progress_wanted(stream: TextIO) -> bool:
-    """Progress goes to a terminal, or anywhere when ``TOOLCACHE_PROGRESS=1`` asks for it."""
-    setting = os.environ.get("TOOLCACHE_PROGRESS", "")
-    if setting in ("0", "1"):
-        return setting == "1"
+def _is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal (False for closed or file-less streams)."""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
 
 
+def progress_wanted(stream: TextIO) -> bool:
+    """Progress goes to a terminal, or anywhere when ``TOOLCACHE_PROGRESS=1`` asks for it."""
+    setting = os.environ.get("TOOLCACHE_PROGRESS", "")
+    if setting in ("0", "1"):
+        return setting == "1"
+    return _is_terminal(stream)
+
+
 def live_wanted(stream: TextIO) -> bool:
     """A live display needs a terminal that can move its cursor."""
-    try:
-        terminal = stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-    return terminal and os.environ.get("TERM", "") not in ("dumb", "unknown")
+    return _is_terminal(stream) and os.environ.get("TERM", "") not in ("dumb", "unknown")
 
 
 def stop_display() -> None:
