@@ -31,3 +31,29 @@ def write_bytes(path: str | PathLike[str], data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def move_aside(path: str | PathLike[str], prefix: str) -> str:
+    """Rename ``path`` into a new folder ``<prefix>...`` beside it and return that folder.
+
+    Readers see the whole of ``path`` or nothing at all. The folder is left for the caller to
+    delete (``discard`` does both); one left by a killed process carries ``prefix``, so the
+    cleaner of that folder's temporaries removes it later.
+    """
+    import tempfile
+
+    source = os.fspath(path)
+    aside = tempfile.mkdtemp(prefix=prefix, dir=os.path.dirname(source) or ".")
+    try:
+        os.replace(source, os.path.join(aside, os.path.basename(source)))
+    except BaseException:
+        os.rmdir(aside)
+        raise
+    return aside
+
+
+def discard(path: str | PathLike[str], prefix: str) -> None:
+    """Move ``path`` aside (``move_aside``), then delete it."""
+    import shutil
+
+    shutil.rmtree(move_aside(path, prefix), ignore_errors=True)

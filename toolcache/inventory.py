@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolcache import paths
+from toolcache import atomic, paths
 from toolcache.envs import receipt as receipt_mod
 
 #: An environment used this recently may still be running a tool; ``gc`` leaves it alone.
@@ -110,7 +109,7 @@ def remove(info: EnvInfo) -> None:
     from toolcache.file_lock import exclusive
 
     with exclusive(info.path.parent / f"{info.path.name}.lock"):
-        aside = _move_aside(info.path)
+        aside = atomic.move_aside(info.path, f".tmp-{info.path.name}-old-")
     shutil.rmtree(aside, ignore_errors=True)
 
 
@@ -155,13 +154,6 @@ def unused_trees(cache_root: Path) -> list[tuple[Path, int]]:
 
 
 def remove_tree(tree: Path) -> None:
-    """Move an unpacked tree aside (a lookup never sees half of it), then delete it."""
-    shutil.rmtree(_move_aside(tree), ignore_errors=True)
-
-
-def _move_aside(path: Path) -> Path:
-    """Rename ``path`` into a new ``.tmp-`` folder beside it; such folders left by a killed
-    process are cleaned by the next build or unpack there."""
-    aside = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-old-", dir=path.parent))
-    path.replace(aside / path.name)
-    return aside
+    """Move an unpacked tree aside (a lookup never sees half of it), then delete it; a killed
+    gc leaves a ``.tmp-`` folder that the next unpack there cleans up."""
+    atomic.discard(tree, f".tmp-{tree.name}-old-")

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from toolcache import file_lock
+from toolcache import atomic, file_lock
 from toolcache.archive.contents import ArchiveError, package_rows
 from toolcache.archive.unpack import Expected, Readable, unpack
 from toolcache.envs import health
@@ -119,7 +119,7 @@ def restore_environment(
             if found is not None:
                 return "hit", found
             if target.exists() or target.is_symlink():
-                _discard(target, parent)
+                atomic.discard(target, f"{TMP_PREFIX}{target.name}-old-")
             tmp.rename(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -134,13 +134,6 @@ def restore_environment(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return "restored", Environment.at(target, made)
-
-
-def _discard(path: Path, parent: Path) -> None:
-    """Move a broken environment out of the way (atomically), then delete it."""
-    aside = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{path.name}-old-", dir=parent))
-    path.replace(aside / path.name)
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 __all__ = ["ArchiveError", "RelocationError", "restore_environment"]

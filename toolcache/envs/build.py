@@ -35,7 +35,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-from toolcache import file_lock, keys, paths
+from toolcache import atomic, file_lock, keys, paths
 from toolcache.envs import health, install, unpacked, venv
 from toolcache.envs import receipt as receipt_mod
 from toolcache.envs.store import Environment, env_path, lookup
@@ -119,7 +119,7 @@ def build(
         clean_temporaries(parent, holding=target.name)
         if target.exists() or target.is_symlink():
             say(f"replacing a broken environment: {health.check(target)}")
-            _discard(target, parent)
+            atomic.discard(target, f"{TMP_PREFIX}{target.name}-old-")
         tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}-", dir=parent))
         try:
             built = _build_into(
@@ -149,13 +149,6 @@ def build(
 
 def _quiet(message: str) -> None:
     del message
-
-
-def _discard(path: Path, parent: Path) -> None:
-    """Move ``path`` out of the way (atomically), then delete it."""
-    aside = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{path.name}-old-", dir=parent))
-    path.replace(aside / path.name)
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 def clean_temporaries(parent: Path, *, holding: str | None = None) -> list[Path]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolcache import paths
+from toolcache import atomic, paths
 from toolcache.errors import ToolcacheError
 
 FORMAT = 1
@@ -161,10 +161,8 @@ def ensure(wheel: Path, sha256: str, cache_root: Path) -> Unpacked:
         if found is not None:
             return found  # another thread or process unpacked it meanwhile
         if root.exists():  # a tree of another format, or a broken one: replace it
-            aside = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}old-", dir=root.parent))
-            with contextlib.suppress(OSError):
-                root.replace(aside / "tree")
-            shutil.rmtree(aside, ignore_errors=True)
+            with contextlib.suppress(OSError):  # gone meanwhile: as good
+                atomic.discard(root, f"{TMP_PREFIX}old-")
         try:
             tmp.rename(root)
         except OSError:
