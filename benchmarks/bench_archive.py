@@ -39,8 +39,8 @@ from toolcache.archive.pack import LEVEL, pack  # noqa: E402
 from toolcache.archive.restore import restore_environment  # noqa: E402
 from toolcache.envs import store  # noqa: E402
 from toolcache.interpreter import probe  # noqa: E402
-from toolcache.lock import ToolLock  # noqa: E402
-from toolcache.lock import read as read_lock  # noqa: E402
+from toolcache.lockfile.document import ToolLock  # noqa: E402
+from toolcache.lockfile.document import read as read_lock  # noqa: E402
 
 CUTOFF = "2026-11-01T00:00:00Z"
 TOOL = "{from: mypy==2.4.1, with: [ruff==0.17.3, black==25.11.0, types-requests]}"

@@ -39,7 +39,7 @@ UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1"}
 _BUILD = """\
 import json, sys, time
 from pathlib import Path
-from toolcache import lock as lock_mod
+from toolcache.lockfile import document as lock_mod
 from toolcache.envs import store
 from toolcache.interpreter import probe
 

@@ -24,7 +24,7 @@ import yaml
 
 from toolcache.commands.plan import make_plan
 from toolcache.errors import ToolcacheError
-from toolcache.locking import LockMode
+from toolcache.lockfile.planning import LockMode
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CASES = REPO.parent / "shared" / "corpus" / "cases.yaml"

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from toolcache import __version__, paths
-from toolcache.locking import LockMode
+from toolcache.lockfile.planning import LockMode
 from toolcache.output import Output
 
 app = typer.Typer(

@@ -96,7 +96,7 @@ def environments(cache_root: Path) -> list[EnvInfo]:
 
 def in_use(info: EnvInfo, now: float | None = None) -> bool:
     """Being built (its lock is held) or used within the last few minutes."""
-    from toolcache.file_lock import is_locked
+    from toolcache.mutex import is_locked
 
     if is_locked(info.path.parent / f"{info.path.name}.lock"):
         return True
@@ -106,7 +106,7 @@ def in_use(info: EnvInfo, now: float | None = None) -> bool:
 
 def remove(info: EnvInfo) -> None:
     """Move the environment aside (so no lookup sees half of it), then delete it."""
-    from toolcache.file_lock import exclusive
+    from toolcache.mutex import exclusive
 
     with exclusive(info.path.parent / f"{info.path.name}.lock"):
         aside = atomic.move_aside(info.path, f".tmp-{info.path.name}-old-")
@@ -115,7 +115,7 @@ def remove(info: EnvInfo) -> None:
 
 def build_running(cache_root: Path) -> bool:
     """Whether any environment is being built right now (its lock is held)."""
-    from toolcache.file_lock import is_locked
+    from toolcache.mutex import is_locked
 
     root = paths.envs_dir(cache_root)
     return root.is_dir() and any(is_locked(lock) for lock in root.glob("*/*.lock"))

@@ -23,7 +23,7 @@ from tests.support.dists import build_wheel
 from tests.support.index import LocalIndex
 from toolcache.commands.export import export
 from toolcache.commands.restore import restore
-from toolcache.locking import LockMode
+from toolcache.lockfile.planning import LockMode
 from toolcache.output import Output
 
 #: The version request the manifests use: found on PATH as ``pythonX.Y``.

@@ -25,7 +25,7 @@ from tests.support.index import LocalIndex
 from toolcache.archive.contents import is_archive_name
 from toolcache.archive.restore import restore_environment
 from toolcache.envs import health, store
-from toolcache.locking import LockMode
+from toolcache.lockfile.planning import LockMode
 
 
 def _files(root: Path) -> dict[str, bytes]:

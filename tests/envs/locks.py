@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolcache import manifest as manifest_mod
-from toolcache.lock import ToolLock
-from toolcache.locking import Planner
+from toolcache.lockfile.document import ToolLock
+from toolcache.lockfile.planning import Planner
 
 
 def lock_tool(folder: Path, manifest: str, cache: Path, *, tool: str = "lint") -> ToolLock:

@@ -20,7 +20,7 @@ from tests.support.index import LocalIndex
 from toolcache.envs import build, health, install, receipt, store
 from toolcache.errors import HashMismatch, ToolcacheError
 from toolcache.interpreter import Interpreter, probe
-from toolcache.lock import ToolLock
+from toolcache.lockfile.document import ToolLock
 
 REPO = Path(__file__).resolve().parents[2]
 FAILING_TOOL = "import sys\n\ndef main():\n    print('lintme', *sys.argv[1:])\n    return 3\n"
@@ -130,7 +130,7 @@ def test_lookup_imports_only_the_standard_library(project: Project) -> None:
         f"env = store.lookup(Path({str(project.cache)!r}), {lock.interpreter!r},"
         f" {lock.resolution!r})\n"
         "assert env is not None\n"
-        "heavy = ('packaging', 'httpx', 'installer', 'filelock', 'build', 'toolcache.lock')\n"
+        "heavy = ('packaging', 'httpx', 'installer', 'filelock', 'build', 'toolcache.lockfile')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))\n"
     )
     proc = subprocess.run(
@@ -236,7 +236,7 @@ def test_a_broken_environment_is_rebuilt(project: Project) -> None:
 _CHILD = """
 import json, sys
 from pathlib import Path
-from toolcache import lock as lock_mod
+from toolcache.lockfile import document as lock_mod
 from toolcache.envs import store
 from toolcache.interpreter import probe
 

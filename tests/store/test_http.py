@@ -16,7 +16,7 @@ from tests.conftest import _changes, _snapshot
 from tests.support.index import LocalIndex
 from tests.support.nginx import Nginx
 from toolcache.commands.export import export
-from toolcache.locking import LockMode
+from toolcache.lockfile.planning import LockMode
 from toolcache.output import Output
 from toolcache.store import ArchiveKey, StoreError
 from toolcache.store.http import MAX_POINTER_SIZE, HttpStore, Pointer

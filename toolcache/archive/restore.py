@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from toolcache import atomic, file_lock
+from toolcache import atomic, mutex
 from toolcache.archive.contents import ArchiveError, package_rows
 from toolcache.archive.unpack import Expected, Readable, unpack
 from toolcache.envs import health
@@ -114,7 +114,7 @@ def restore_environment(
         if reason is not None:
             raise ArchiveError(archive, f"the restored environment is unusable: {reason}")
         tmp.chmod(0o755)
-        with file_lock.exclusive(parent / f"{target.name}.lock"):
+        with mutex.exclusive(parent / f"{target.name}.lock"):
             found = lookup(cache_root, interpreter_hash, resolution_hash)
             if found is not None:
                 return "hit", found

@@ -18,7 +18,7 @@ from pathlib import Path
 from toolcache.commands.plan import make_plan
 from toolcache.envs.store import lookup
 from toolcache.errors import ToolcacheError
-from toolcache.locking import LockedTool, LockMode
+from toolcache.lockfile.planning import LockedTool, LockMode
 from toolcache.output import Output, table
 from toolcache.store import ArchiveKey, Store, store_or_folder
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolcache.commands.plan import make_plan
-from toolcache.locking import LockMode
+from toolcache.lockfile.planning import LockMode
 from toolcache.output import Output, table
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from toolcache import keys, paths, plan_output, stamp
-from toolcache.locking import LockedTool, LockMode, Planner
+from toolcache.lockfile.planning import LockedTool, LockMode, Planner
 from toolcache.manifest import load
 from toolcache.output import Output
 

@@ -24,7 +24,7 @@ from toolcache.archive.contents import DEFAULT_SIZE_LIMIT, ArchiveError, package
 from toolcache.commands.plan import make_plan
 from toolcache.envs import store as env_store
 from toolcache.errors import HashMismatch, ToolcacheError
-from toolcache.locking import LockedTool, LockMode
+from toolcache.lockfile.planning import LockedTool, LockMode
 from toolcache.output import Output, table
 from toolcache.relocate import RelocationError
 from toolcache.store import ArchiveKey, Store, StoreError, store_or_folder

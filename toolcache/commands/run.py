@@ -9,7 +9,7 @@ from pathlib import Path
 from toolcache import _hit
 from toolcache.commands.plan import make_plan, record
 from toolcache.errors import ToolcacheError
-from toolcache.locking import LockMode
+from toolcache.lockfile.planning import LockMode
 from toolcache.output import Output
 from toolcache.runner import exec_tool
 

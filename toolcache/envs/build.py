@@ -35,7 +35,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-from toolcache import atomic, file_lock, keys, paths
+from toolcache import atomic, keys, mutex, paths
 from toolcache.envs import health, install, unpacked, venv
 from toolcache.envs import receipt as receipt_mod
 from toolcache.envs.store import Environment, env_path, lookup
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from toolcache.index.client import IndexClient
     from toolcache.index.models import IndexSettings
     from toolcache.interpreter import Interpreter
-    from toolcache.lock import LockedPackage, ToolLock
+    from toolcache.lockfile.document import LockedPackage, ToolLock
 
 Progress = Callable[[str], None]
 #: Called with a file's name and size (None when unknown) as its download starts. The context
@@ -112,7 +112,7 @@ def build(
     def waiting() -> None:
         say(f"waiting for another process building the environment of {lock.tool}")
 
-    with file_lock.exclusive(lock_file, on_wait=waiting):
+    with mutex.exclusive(lock_file, on_wait=waiting):
         found = lookup(cache_root, lock.interpreter, lock.resolution)
         if found is not None:
             return found
@@ -174,7 +174,7 @@ def clean_temporaries(parent: Path, *, holding: str | None = None) -> list[Path]
                 age = now - entry.stat(follow_symlinks=False).st_mtime
             except OSError:
                 continue
-            if age < STALE_AFTER or file_lock.is_locked(parent / f"{name}.lock"):
+            if age < STALE_AFTER or mutex.is_locked(parent / f"{name}.lock"):
                 continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
@@ -396,7 +396,7 @@ def wheel_from_sdist(
         return cached
     folder = built_dir(cache_root, sha256, interpreter.hash)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock.exclusive(folder.with_name(folder.name + ".lock")):
+    with mutex.exclusive(folder.with_name(folder.name + ".lock")):
         cached = _built_wheel(cache_root, sha256, interpreter)
         if cached is not None:
             return cached

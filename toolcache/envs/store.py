@@ -22,7 +22,7 @@ from toolcache.envs.receipt import Receipt
 if TYPE_CHECKING:
     from toolcache.envs.build import DownloadProgress
     from toolcache.interpreter import Interpreter
-    from toolcache.lock import ToolLock
+    from toolcache.lockfile.document import ToolLock
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolcache import keys, lock, paths
+from toolcache import keys, paths
 from toolcache.errors import LockError
+from toolcache.lockfile import document as lock
 from toolcache.manifest import Manifest, Tool
 from toolcache.settings import index_settings
 
