@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from packaging.tags import (
     INTERPRETER_SHORT_NAMES,
@@ -27,6 +28,9 @@ from packaging.tags import (
 
 from toolcache.errors import ToolcacheError
 from toolcache.target import Target
+
+if TYPE_CHECKING:
+    from toolcache.interpreter import Interpreter
 
 _LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
 _MANYLINUX_ARCHS = {"x86_64", "aarch64", "ppc64", "ppc64le", "s390x", "loongarch64", "riscv64"}
@@ -288,15 +292,17 @@ def target_for(
     """A resolution target for a Python version on a machine that is not this one.
 
     Like ``uv pip compile --python-version 3.12 --python-platform x86_64-manylinux_2_28``:
-    ``python_version`` is ``X.Y`` or ``X.Y.Z`` (``X.Y`` means ``X.Y.0`` in markers, as uv does);
-    ``platform`` is one of ``ACCEPTED_PLATFORMS`` (``None`` means ``linux``). The marker
-    environment is synthesised with empty ``platform_release``/``platform_version``.
-    Only CPython can be targeted: other implementations' ABI tags depend on their own release.
+    ``python_version`` is ``X.Y`` or ``X.Y.Z`` (``X.Y`` means ``X.Y.0`` in markers, as uv does,
+    and any patch release for ``requires-python``); ``platform`` is one of
+    ``ACCEPTED_PLATFORMS`` (``None`` means ``linux``). The marker environment is synthesised
+    with empty ``platform_release``/``platform_version``. ``implementation`` is ``cpython`` or
+    ``pypy`` (PyPy's ABI is ``pp73``, every PyPy release's since 7.3).
     """
-    if implementation.lower() not in {"cpython", "cp"}:
+    impl = {"cp": "cpython", "pp": "pypy"}.get(implementation.lower(), implementation.lower())
+    if impl not in {"cpython", "pypy"}:
         raise ToolcacheError(
             f"cannot target implementation {implementation!r} without its interpreter: "
-            "only cpython can be targeted by version"
+            "only cpython and pypy can be targeted by version"
         )
     match = _VERSION.fullmatch(python_version.strip())
     if not match:
@@ -306,10 +312,11 @@ def target_for(
     major, minor = int(match.group(1)), int(match.group(2))
     full_version = f"{major}.{minor}.{int(match.group(3) or 0)}"
     machine, platform_markers = _parse_platform(platform or "linux")
+    pypy = impl == "pypy"
     markers = {
-        "implementation_name": "cpython",
-        "implementation_version": full_version,
-        "platform_python_implementation": "CPython",
+        "implementation_name": impl,
+        "implementation_version": PYPY_VERSION if pypy else full_version,
+        "platform_python_implementation": "PyPy" if pypy else "CPython",
         "platform_release": "",
         "platform_version": "",
         "python_full_version": full_version,
@@ -317,10 +324,61 @@ def target_for(
         **platform_markers,
     }
     tags = supported_tags(
-        implementation="cpython",
+        implementation=impl,
         python_version=(major, minor),
         interpreter_version=f"{major}{minor}",
-        abis=cpython_abis((major, minor), debug=False, gil_disabled=False),
+        abis=[f"pypy{major}{minor}_pp73"]
+        if pypy
+        else cpython_abis((major, minor), debug=False, gil_disabled=False),
         platforms=platform_tags(machine),
     )
     return Target(markers=markers, tags=tuple(tags), any_patch=match.group(3) is None)
+
+
+#: ``implementation_version`` in a described PyPy target's markers.
+PYPY_VERSION = "7.3.0"
+_WINDOWS_ARCH = {"win_amd64": "x86_64", "win_arm64": "aarch64", "win32": "i686"}
+
+
+def canonical_platform_name(platform: str) -> str:
+    """One name for each platform however it was spelled: ``linux`` and
+    ``x86_64-unknown-linux-gnu`` are ``x86_64-manylinux_2_28``; ``x86_64-manylinux2014`` is
+    ``x86_64-manylinux_2_17``; ``x86_64-unknown-linux-musl`` is ``x86_64-musllinux_1_2``."""
+    machine, markers = _parse_platform(platform)
+    if machine.system == "Linux":
+        arch = machine.sysconfig_platform.split("-", 1)[1]
+        if machine.glibc is not None:
+            return f"{arch}-manylinux_{machine.glibc[0]}_{machine.glibc[1]}"
+        assert machine.musl is not None
+        return f"{arch}-musllinux_{machine.musl[0]}_{machine.musl[1]}"
+    if machine.system == "Darwin":
+        return f"{'aarch64' if machine.mac_arch == 'arm64' else machine.mac_arch}-apple-darwin"
+    return f"{_WINDOWS_ARCH[_normalize(machine.sysconfig_platform)]}-pc-windows-msvc"
+
+
+def platform_of(interpreter: Interpreter) -> str:
+    """The canonical platform name that covers a probed interpreter's machine.
+
+    Linux: glibc 2.28 (or the interpreter's own glibc when older), musl 1.2 (or older);
+    macOS and Windows by architecture. ToolcacheError for anything else.
+    """
+    markers = interpreter.markers
+    system, machine = markers.get("sys_platform", ""), markers.get("platform_machine", "")
+    arch = {"amd64": "x86_64", "arm64": "aarch64", "x86": "i686"}.get(machine.lower(), machine)
+    if system == "linux" and interpreter.libc is not None:
+        kind, version = interpreter.libc
+        parts = tuple(int(p) for p in version.split(".")[:2])
+        if kind == "glibc":
+            glibc = min(parts, DEFAULT_MANYLINUX)
+            return f"{arch}-manylinux_{glibc[0]}_{glibc[1]}"
+        if kind == "musl":
+            musl = min(parts, DEFAULT_MUSLLINUX)
+            return f"{arch}-musllinux_{musl[0]}_{musl[1]}"
+    if system == "darwin" and arch in {"x86_64", "aarch64"}:
+        return f"{arch}-apple-darwin"
+    if system == "win32" and arch in _WINDOWS:
+        return f"{arch}-pc-windows-msvc"
+    raise ToolcacheError(
+        f"{interpreter.describe()}: no lock target describes its platform "
+        f"({system} {machine}); expected one of {ACCEPTED_PLATFORMS}"
+    )

@@ -55,8 +55,73 @@ class FindResult:
     rejections: tuple[tuple[str, str], ...]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Page:
+    """A project's files as fetched (before judging them for a target), and its index."""
+
+    raws: tuple[RawFile, ...]
+    index: str | None
+    rejections: tuple[tuple[str, str], ...]
+
+
+class _Shared:
+    """What the finders of several targets over the same indexes share: the HTTP client, the
+    pages as fetched, metadata, find-links and the thread pool. Each page is fetched once for
+    all targets and judged for each; each release's metadata is fetched once."""
+
+    def __init__(
+        self,
+        settings: IndexSettings,
+        cache_root: Path,
+        precheck: TagParts,
+        *,
+        offline: bool,
+        refresh: bool,
+    ) -> None:
+        self.settings = settings
+        self.precheck = precheck
+        self.client = IndexClient(cache_root, offline=offline, refresh=refresh)
+        self.index_urls = tuple(
+            self.client.register(u) for u in (settings.index_url, *settings.extra_index_urls)
+        )
+        self.find_links = tuple(self.client.register(urls.to_url(f)) for f in settings.find_links)
+        self.metadata = MetadataFetcher(
+            self.client, SdistBuilder(settings, cache_root, offline=offline)
+        )
+        self.lock = threading.Lock()
+        self.executor: ThreadPoolExecutor | None = None
+        self.closed = False
+        self.pages: dict[NormalizedName, Future[_Page]] = {}
+        self.metas: dict[tuple[str, ...], Future[DistMetadata]] = {}
+        self.find_links_files: tuple[RawFile, ...] | None = None
+        self.find_links_lock = threading.Lock()
+
+
+def _metadata_key(file: DistFile) -> tuple[str, ...]:
+    """Wheels of one release share their metadata (as uv assumes), unless the index vouches
+    for each wheel's metadata with a hash of its own; an sdist is its own."""
+    if file.kind == "wheel":
+        return (file.project, str(file.version), file.metadata_sha256 or "")
+    return (file.project, str(file.version), file.filename)
+
+
+def union_tag_parts(targets: Sequence[Target]) -> TagParts:
+    """``TagParts`` that let through any wheel one of ``targets`` may use."""
+    parts = [TagParts.of(t) for t in targets]
+    return TagParts(
+        interpreters=frozenset().union(*(p.interpreters for p in parts)),
+        abis=frozenset().union(*(p.abis for p in parts)),
+        platforms=frozenset().union(*(p.platforms for p in parts)),
+    )
+
+
 class IndexFinder:
-    """The ``Finder`` over ``settings``' indexes and find-links, for ``target``."""
+    """The ``Finder`` over ``settings``' indexes and find-links, for ``target``.
+
+    ``for_target`` gives the finder of another target that shares this one's pages, metadata
+    and client; pass every target as ``targets`` up front so pages keep their wheels.
+    Closing any of them closes them all.
+    """
 
     def __init__(
         self,
@@ -66,35 +131,37 @@ class IndexFinder:
         *,
         offline: bool = False,
         refresh: bool = False,
+        targets: Sequence[Target] = (),
     ) -> None:
-        self.settings = settings
+        precheck = union_tag_parts([target, *targets])
+        self._shared = _Shared(settings, cache_root, precheck, offline=offline, refresh=refresh)
+        self._init_view(target)
+
+    def _init_view(self, target: Target) -> None:
+        self.settings = self._shared.settings
         self.target = target
+        self.client = self._shared.client
+        self.index_urls = self._shared.index_urls
         self._tag_parts = TagParts.of(target)
-        self.client = IndexClient(cache_root, offline=offline, refresh=refresh)
-        self.index_urls = tuple(
-            self.client.register(u) for u in (settings.index_url, *settings.extra_index_urls)
-        )
-        self._find_links = tuple(self.client.register(urls.to_url(f)) for f in settings.find_links)
-        self._metadata = MetadataFetcher(
-            self.client, SdistBuilder(settings, cache_root, offline=offline)
-        )
-        self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
-        self._closed = False
-        self._pages: dict[NormalizedName, Future[FindResult]] = {}
-        self._metas: dict[DistFile, Future[DistMetadata]] = {}
-        self._find_links_files: tuple[RawFile, ...] | None = None
-        self._find_links_lock = threading.Lock()
+        self._results: dict[NormalizedName, FindResult] = {}
+        self._results_lock = threading.Lock()
+
+    def for_target(self, target: Target) -> IndexFinder:
+        view = object.__new__(IndexFinder)
+        view._shared = self._shared
+        view._init_view(target)
+        return view
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            executor, self._executor = self._executor, None
+        shared = self._shared
+        with shared.lock:
+            shared.closed = True
+            executor, shared.executor = shared.executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
-        self.client.close()
+        shared.client.close()
 
     def __enter__(self) -> IndexFinder:
         return self
@@ -103,20 +170,21 @@ class IndexFinder:
         self.close()
 
     def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="toolcache-index")
-        return self._executor
+        shared = self._shared
+        if shared.executor is None:
+            shared.executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="toolcache-index")
+        return shared.executor
 
     def _submit(
         self, table: dict[K, Future[V]], key: K, work: Callable[[], V], *, background: bool
     ) -> Future[V]:
         """The future for ``key``: the one in flight, or a new one (run in the pool when
         ``background``, else in the calling thread)."""
-        with self._lock:
+        with self._shared.lock:
             future = table.get(key)
             if future is not None:
                 return future
-            if background and not self._closed:
+            if background and not self._shared.closed:
                 future = self._pool().submit(work)
                 table[key] = future
                 return future
@@ -134,29 +202,43 @@ class IndexFinder:
         return self.find_result(name).files
 
     def find_result(self, name: NormalizedName) -> FindResult:
-        future = self._submit(self._pages, name, lambda: self._find(name), background=False)
-        return future.result()
+        with self._results_lock:
+            known = self._results.get(name)
+        if known is not None:
+            return known
+        page = self._page(name).result()
+        result = self._judge(name, page)
+        with self._results_lock:
+            return self._results.setdefault(name, result)
+
+    def _page(self, name: NormalizedName) -> Future[_Page]:
+        return self._submit(
+            self._shared.pages, name, functools.partial(self._fetch, name), background=False
+        )
 
     def metadata(self, file: DistFile) -> DistMetadata:
         future = self._submit(
-            self._metas, file, lambda: self._metadata.fetch(file), background=False
+            self._shared.metas,
+            _metadata_key(file),
+            functools.partial(self._shared.metadata.fetch, file),
+            background=False,
         )
         return future.result()
 
     def prefetch(self, names: Iterable[NormalizedName]) -> None:
-        if self._closed:
+        if self._shared.closed:
             return
         for name in names:
             with contextlib.suppress(RuntimeError):  # the pool was shut down
                 future = self._submit(
-                    self._pages, name, functools.partial(self._find, name), background=True
+                    self._shared.pages, name, functools.partial(self._fetch, name), background=True
                 )
-                future.add_done_callback(self._prefetch_metadata)
+                future.add_done_callback(functools.partial(self._prefetch_metadata, name))
 
-    def _prefetch_metadata(self, future: Future[FindResult]) -> None:
+    def _prefetch_metadata(self, name: NormalizedName, future: Future[_Page]) -> None:
         if future.cancelled() or future.exception() is not None:
             return
-        files = future.result().files
+        files = self._judge(name, future.result()).files
         usable = [f for f in files if f.yanked is None]
         chosen = next((f for f in usable if not f.version.is_prerelease), None)
         chosen = chosen or (usable[0] if usable else None)
@@ -164,9 +246,9 @@ class IndexFinder:
             return
         with contextlib.suppress(RuntimeError):
             meta = self._submit(
-                self._metas,
-                chosen,
-                functools.partial(self._metadata.fetch, chosen),
+                self._shared.metas,
+                _metadata_key(chosen),
+                functools.partial(self._shared.metadata.fetch, chosen),
                 background=True,
             )
             meta.add_done_callback(self._prefetch_dependencies)
@@ -184,13 +266,19 @@ class IndexFinder:
             for requirement in future.result().requires_dist
             if self.target.marker_matches(requirement.marker)
         }
-        self.prefetch(sorted(n for n in names if n not in self._pages))
+        self.prefetch(sorted(n for n in names if n not in self._shared.pages))
 
     # -- work --------------------------------------------------------------------------------
 
-    def _find(self, name: NormalizedName) -> FindResult:
+    def _evaluator(self, name: NormalizedName) -> Evaluator:
+        return Evaluator(
+            name, self.target, self._shared.settings.exclude_newer, tag_parts=self._tag_parts
+        )
+
+    def _fetch(self, name: NormalizedName) -> _Page:
+        """The project's files, minus those no target can use (``precheck``)."""
         evaluator = Evaluator(
-            name, self.target, self.settings.exclude_newer, tag_parts=self._tag_parts
+            name, self.target, self._shared.settings.exclude_newer, tag_parts=self._shared.precheck
         )
         rejections: list[tuple[str, str]] = []
 
@@ -203,26 +291,37 @@ class IndexFinder:
 
         raws: list[RawFile] = []
         source: str | None = None
-        for index_url in self.index_urls:
+        for index_url in self._shared.index_urls:
             files = fetch_project_page(self.client, index_url, name, keep=keep)
             if files is not None:
                 raws.extend(files)
                 source = index_url
                 break
         local = [f for f in self._all_find_links() if _may_be(f.filename, name)]
-        accepted, rejected = evaluator.evaluate_all([*raws, *local])
-        rejections.extend((r.filename, r.reason) for r in rejected)
+        return _Page((*raws, *local), source, tuple(rejections))
+
+    def _judge(self, name: NormalizedName, page: _Page) -> FindResult:
+        """The page's files judged for this finder's target: the best file of each release."""
+        accepted, rejected = self._evaluator(name).evaluate_all(page.raws)
+        rejections = [*page.rejections, *((r.filename, r.reason) for r in rejected)]
         chosen = [_with_local_hash(f) for f in best_per_version(accepted)]
-        return FindResult(tuple(chosen), source, tuple(rejections))
+        return FindResult(tuple(chosen), page.index, tuple(rejections))
+
+    def usable_files(self, name: NormalizedName) -> list[DistFile]:
+        """Every file of ``name`` this finder's target can use (not only the best of each
+        release), with its hash: what a lock lists for the target."""
+        accepted, _ = self._evaluator(name).evaluate_all(self._page(name).result().raws)
+        return [_with_local_hash(f) for f in accepted]
 
     def _all_find_links(self) -> tuple[RawFile, ...]:
-        with self._find_links_lock:
-            if self._find_links_files is None:
+        shared = self._shared
+        with shared.find_links_lock:
+            if shared.find_links_files is None:
                 files: list[RawFile] = []
-                for location in self._find_links:
+                for location in shared.find_links:
                     files.extend(collect_find_links(self.client, location))
-                self._find_links_files = tuple(files)
-            return self._find_links_files
+                shared.find_links_files = tuple(files)
+            return shared.find_links_files
 
 
 def _may_be(filename: str, name: NormalizedName) -> bool:
