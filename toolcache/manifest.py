@@ -6,12 +6,17 @@ index-url: https://pypi.org/simple
 extra-index-urls: []
 find-links: []
 exclude-newer: 2026-11-01T00:00:00Z
+environments:                  # optional: the Pythons and machines the tools must run on
+  python: ["3.11", "3.12", "pypy3.10"]   # minor versions; cp3.12/cpython3.12, pp3.10 also work
+  platforms: [x86_64-manylinux_2_28, aarch64-apple-darwin, x86_64-pc-windows-msvc]
 tools:
   lint:
     from: ruff==0.8.0          # PEP 508 requirement
     with: []                   # more requirements installed beside it
     run: ruff check            # the command (default: the script named like `from`)
     python: ">=3.10"           # a version request or a path
+    environments:              # overrides the top-level keys it names, one by one
+      platforms: [x86_64-manylinux_2_28]   # python: still the top-level list
 ```
 
 Parsing walks PyYAML's node graph rather than loaded values so that every problem names
@@ -33,11 +38,49 @@ import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from toolcache.errors import ManifestError, Problem
+from toolcache.errors import ManifestError, Problem, ToolcacheError
 
-TOP_KEYS = ("python", "index-url", "extra-index-urls", "find-links", "exclude-newer", "tools")
-TOOL_KEYS = ("from", "with", "run", "python")
+TOP_KEYS = (
+    "python",
+    "index-url",
+    "extra-index-urls",
+    "find-links",
+    "exclude-newer",
+    "environments",
+    "tools",
+)
+TOOL_KEYS = ("from", "with", "run", "python", "environments")
+ENVIRONMENT_KEYS = ("python", "platforms")
 TOOL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_MINOR_VERSION = re.compile(r"^(cpython|cp|pypy|pp)?3\.(\d+)$", re.IGNORECASE)
+#: The oldest Python minor toolcache manages (the probe refuses older interpreters).
+_OLDEST_MINOR = 8
+
+
+@dataclass(frozen=True)
+class Environments:
+    """Where a tool must run: Python minor versions and platforms, in the user's order.
+
+    ``python`` holds ``"3.12"`` for CPython and ``"pypy3.10"`` for PyPy (``cp3.12``,
+    ``cpython3.12``, ``pp3.10`` and any letter case are accepted in the manifest);
+    ``platforms`` holds the platform strings stripped and lower-cased, each one
+    ``toolcache.platforms`` accepts. ``None`` means the key was not given. Neither tuple has
+    duplicates. ``line`` is the line of the ``environments:`` key.
+    """
+
+    python: tuple[str, ...] | None
+    platforms: tuple[str, ...] | None
+    line: int
+
+    def over(self, default: Environments | None) -> Environments:
+        """These keys, each one not given here taken from ``default`` (the top level)."""
+        if default is None:
+            return self
+        return Environments(
+            python=self.python if self.python is not None else default.python,
+            platforms=self.platforms if self.platforms is not None else default.platforms,
+            line=self.line,
+        )
 
 
 @dataclass(frozen=True)
@@ -50,6 +93,7 @@ class Tool:
     run: tuple[str, ...]
     python: str | None
     line: int
+    environments: Environments | None = None
 
     @property
     def requirements(self) -> tuple[Requirement, ...]:
@@ -65,6 +109,7 @@ class Manifest:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     exclude_newer: datetime | None = None
+    environments: Environments | None = None
 
     @property
     def lock_dir(self) -> Path:
@@ -234,6 +279,9 @@ class _Parser:
             else []
         )
         exclude_newer = self.timestamp(top["exclude-newer"][1]) if "exclude-newer" in top else None
+        environments = None
+        if "environments" in top:
+            environments = self.environments(*top["environments"], "environments")
         tools: dict[str, Tool] = {}
         if "tools" not in top:
             if isinstance(root, yaml.MappingNode):
@@ -244,7 +292,7 @@ class _Parser:
             if isinstance(tools_node, yaml.MappingNode) and not tools_node.value:
                 self.problem(tools_node, "'tools' is empty: name at least one tool")
             for name, (key_node, value_node) in entries.items():
-                tool = self.tool(name, key_node, value_node, python)
+                tool = self.tool(name, key_node, value_node, python, environments)
                 if tool is not None:
                     tools[name] = tool
         return Manifest(
@@ -255,10 +303,16 @@ class _Parser:
             extra_index_urls=tuple(extra),
             find_links=tuple(links),
             exclude_newer=exclude_newer,
+            environments=environments,
         )
 
     def tool(
-        self, name: str, key_node: yaml.Node, node: yaml.Node, default_python: str | None
+        self,
+        name: str,
+        key_node: yaml.Node,
+        node: yaml.Node,
+        default_python: str | None,
+        default_environments: Environments | None = None,
     ) -> Tool | None:
         where = f"tool {name!r}"
         ok = True
@@ -271,7 +325,15 @@ class _Parser:
             req = self.requirement(text, node, where) if text else None
             if req is None or not ok:
                 return None
-            return Tool(name, req, (), default_run(req), default_python, _line(key_node))
+            return Tool(
+                name=name,
+                requirement=req,
+                with_=(),
+                run=default_run(req),
+                python=default_python,
+                line=_line(key_node),
+                environments=default_environments,
+            )
         fields = self.mapping(node, where, TOOL_KEYS)
         if not isinstance(node, yaml.MappingNode):
             return None
@@ -299,6 +361,11 @@ class _Parser:
         if "python" in fields:
             python = self.python_request(fields["python"][1], f"{where}: 'python'")
             ok = ok and python is not None
+        environments = default_environments
+        if "environments" in fields:
+            own = self.environments(*fields["environments"], f"{where}: environments")
+            ok = ok and own is not None
+            environments = own.over(default_environments) if own is not None else None
         if not ok or req is None:
             return None
         return Tool(
@@ -308,7 +375,101 @@ class _Parser:
             run=run or default_run(req),
             python=python,
             line=_line(key_node),
+            environments=environments,
         )
+
+    def environments(self, key_node: yaml.Node, node: yaml.Node, what: str) -> Environments | None:
+        """An ``environments:`` mapping, or None (with problems reported) when it is wrong."""
+        fields = self.mapping(node, what, ENVIRONMENT_KEYS)
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        before = len(self.problems)
+        if not node.value:
+            self.problem(node, f"{what} is empty: give 'python', 'platforms' or both")
+        python = None
+        if "python" in fields:
+            python = self.entries(fields["python"][1], f"{what}: python", "Python version")
+            python = self.python_minors(python, f"{what}: python")
+        platforms = None
+        if "platforms" in fields:
+            platforms = self.entries(fields["platforms"][1], f"{what}: platforms", "platform")
+            platforms = self.platforms(platforms, f"{what}: platforms")
+        if len(self.problems) > before:
+            return None
+        return Environments(
+            python=tuple(v for v, _ in python) if python is not None else None,
+            platforms=tuple(v for v, _ in platforms) if platforms is not None else None,
+            line=_line(key_node),
+        )
+
+    def entries(self, node: yaml.Node, what: str, noun: str) -> list[tuple[str, yaml.Node]]:
+        """A list of scalars or one scalar, each kept as its source text (``3.10``, not 3.1)."""
+        if isinstance(node, yaml.SequenceNode):
+            if not node.value:
+                self.problem(node, f"{what} must name at least one {noun}")
+            items = node.value
+            each = f"each entry of {what}"
+        elif isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
+            items, each = [node], what
+        else:
+            self.problem(node, f"{what} must be a list of strings")
+            return []
+        out = []
+        for item in items:
+            value = self.string(item, each)
+            if value is not None:
+                out.append((value, item))
+        return out
+
+    def python_minors(
+        self, entries: list[tuple[str, yaml.Node]], what: str
+    ) -> list[tuple[str, yaml.Node]]:
+        """Entries normalised to ``3.12`` (CPython) or ``pypy3.10``; wrong ones are reported."""
+        out: list[tuple[str, yaml.Node]] = []
+        seen: dict[str, str] = {}
+        for text, node in entries:
+            match = _MINOR_VERSION.match(text)
+            if not match:
+                self.problem(node, f"{what}: {text!r} is not a minor version like 3.12 or pypy3.10")
+                continue
+            prefix, minor = (match.group(1) or "").lower(), int(match.group(2))
+            version = f"{'pypy' if prefix in {'pypy', 'pp'} else ''}3.{minor}"
+            if minor < _OLDEST_MINOR:
+                self.problem(
+                    node,
+                    f"{what}: {text!r} is older than 3.{_OLDEST_MINOR}, the oldest "
+                    "Python toolcache manages",
+                )
+            elif version in seen:
+                self.problem(node, f"{what}: {text!r} is listed twice (first as {seen[version]!r})")
+            else:
+                seen[version] = text
+                out.append((version, node))
+        return out
+
+    def platforms(
+        self, entries: list[tuple[str, yaml.Node]], what: str
+    ) -> list[tuple[str, yaml.Node]]:
+        """Entries stripped and lower-cased; each must be a platform ``target_for`` accepts."""
+        from toolcache.platforms import _parse_platform  # only manifests that name platforms
+
+        out: list[tuple[str, yaml.Node]] = []
+        seen: dict[str, str] = {}
+        for text, node in entries:
+            platform = text.strip().lower()
+            try:
+                _parse_platform(text)
+            except ToolcacheError as exc:
+                self.problem(node, f"{what}: {exc}")
+                continue
+            if platform in seen:
+                self.problem(
+                    node, f"{what}: {text!r} is listed twice (first as {seen[platform]!r})"
+                )
+            else:
+                seen[platform] = text
+                out.append((platform, node))
+        return out
 
     def command(self, node: yaml.Node, what: str) -> tuple[str, ...] | None:
         if isinstance(node, yaml.SequenceNode):

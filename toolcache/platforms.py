@@ -344,7 +344,7 @@ def canonical_platform_name(platform: str) -> str:
     """One name for each platform however it was spelled: ``linux`` and
     ``x86_64-unknown-linux-gnu`` are ``x86_64-manylinux_2_28``; ``x86_64-manylinux2014`` is
     ``x86_64-manylinux_2_17``; ``x86_64-unknown-linux-musl`` is ``x86_64-musllinux_1_2``."""
-    machine, markers = _parse_platform(platform)
+    machine, _ = _parse_platform(platform)
     if machine.system == "Linux":
         arch = machine.sysconfig_platform.split("-", 1)[1]
         if machine.glibc is not None:

@@ -56,7 +56,7 @@ def _export_one(
     name = tool.tool.name
     if destination.contains(key):
         return Exported(name, key.name, "exists", None)
-    env = lookup(cache_root, tool.lock.interpreter, tool.lock.resolution)
+    env = lookup(cache_root, tool.selection.interpreter, tool.selection.resolution)
     if env is None:
         return Exported(name, key.name, "not-built", None)
     if destination.read_only:
@@ -106,7 +106,7 @@ def export(
     try:
         done: dict[str, Exported] = {}
         for tool in result.tools:
-            key = ArchiveKey(tool.lock.interpreter, tool.lock.resolution)
+            key = ArchiveKey(tool.selection.interpreter, tool.selection.resolution)
             if key.name not in done:
                 done[key.name] = _export_one(
                     tool,

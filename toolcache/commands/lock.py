@@ -33,7 +33,8 @@ def lock(
         output=output,
     )
     rows = [
-        [t.tool.name, t.status, str(len(t.lock.packages)), str(t.lock.path)] for t in result.tools
+        [t.tool.name, t.status, str(len(t.selection.packages)), str(t.lock.path)]
+        for t in result.tools
     ]
     output.result(table(rows, ["tool", "lock", "packages", "path"]))
     return 0

@@ -34,12 +34,12 @@ class Plan:
     def tool_document(self, t: LockedTool) -> dict[str, Any]:
         return {
             "python": t.choice.description,
-            "interpreter": t.lock.interpreter,
-            "resolution": t.lock.resolution,
+            "interpreter": t.selection.interpreter,
+            "resolution": t.selection.resolution,
             "environment": str(self.environment(t)),
             "lock": str(t.lock.path),
             "lock-status": t.status,
-            "packages": [{"name": p.name, "version": p.version} for p in t.lock.packages],
+            "packages": [{"name": p.name, "version": p.version} for p in t.selection.packages],
         }
 
     def document(self) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def _try_archive(
     """(status, where, refusal): status "restored"/"hit" or None when no archive was used."""
     from toolcache.archive.restore import restore_environment
 
-    key = ArchiveKey(tool.lock.interpreter, tool.lock.resolution)
+    key = ArchiveKey(tool.selection.interpreter, tool.selection.resolution)
     where: str | None = None
     try:
         with source.open(key) as download:
@@ -68,9 +68,9 @@ def _try_archive(
                 download.stream,
                 archive=key.name,
                 cache_root=cache_root,
-                interpreter_hash=tool.lock.interpreter,
-                resolution_hash=tool.lock.resolution,
-                packages=package_rows(tool.lock.packages),
+                interpreter_hash=tool.selection.interpreter,
+                resolution_hash=tool.selection.resolution,
+                packages=package_rows(tool.selection.packages),
                 executable=executable,
                 interpreter_description=tool.choice.description,
                 size_limit=size_limit,
@@ -95,7 +95,7 @@ def _restore_one(
     output: Output,
 ) -> Restored:
     started = time.perf_counter()
-    lock = tool.lock
+    lock = tool.selection
     path = env_store.env_path(cache_root, lock.interpreter, lock.resolution)
 
     def done(status: str, where: str | None = None, refused: str | None = None) -> Restored:
@@ -113,21 +113,14 @@ def _restore_one(
     status: str | None = None
     where: str | None = None
     refused: str | None = None
-    if tool.choice.interpreter_hash != lock.interpreter:
-        # A frozen lock made for another interpreter: no archive of it can run here.
-        refused = (
-            f"{lock.path} was locked for interpreter {lock.interpreter[:16]}, "
-            f"not {tool.choice.interpreter_hash[:16]} ({tool.choice.description})"
-        )
-    else:
-        status, where, refused = _try_archive(
-            tool,
-            source,
-            cache_root=cache_root,
-            executable=interpreter.executable,
-            size_limit=size_limit,
-            output=output,
-        )
+    status, where, refused = _try_archive(
+        tool,
+        source,
+        cache_root=cache_root,
+        executable=interpreter.executable,
+        size_limit=size_limit,
+        output=output,
+    )
     if status is not None:
         return done(status, where)
     if no_build:

@@ -35,7 +35,7 @@ def run(
     if interpreter is None:  # pragma: no cover - run never plans for a described target
         raise ToolcacheError(f"tool {tool_name!r} has no local interpreter")
     env = ensure(
-        locked.lock,
+        locked.selection,
         interpreter,
         cache_root,
         index_urls=plan.index_urls,

@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from toolcache.index.client import IndexClient
     from toolcache.index.models import IndexSettings
     from toolcache.interpreter import Interpreter
-    from toolcache.lockfile.document import LockedPackage, ToolLock
+    from toolcache.lockfile.document import LockedPackage
+    from toolcache.lockfile.selection import Selection
 
 Progress = Callable[[str], None]
 #: Called with a file's name and size (None when unknown) as its download starts. The context
@@ -83,7 +84,7 @@ class MissingOffline(ToolcacheError):
 
 
 def build(
-    lock: ToolLock,
+    lock: Selection,
     interpreter: Interpreter,
     cache_root: Path,
     *,
@@ -101,8 +102,8 @@ def build(
         raise BuildError(
             lock.tool,
             "interpreter",
-            f"{lock.path} was locked for interpreter {lock.interpreter[:16]}, "
-            f"but {interpreter.describe()} is {interpreter.hash[:16]}; lock it again",
+            f"{lock.path}: the packages were selected for interpreter {lock.interpreter[:16]}, "
+            f"but {interpreter.describe()} is {interpreter.hash[:16]}",
         )
     target = env_path(cache_root, lock.interpreter, lock.resolution)
     parent = target.parent
@@ -183,7 +184,7 @@ def clean_temporaries(parent: Path, *, holding: str | None = None) -> list[Path]
 
 def _build_into(
     tmp: Path,
-    lock: ToolLock,
+    lock: Selection,
     *,
     interpreter: Interpreter,
     cache_root: Path,
@@ -267,14 +268,14 @@ def _cancel_on_error(pool: ThreadPoolExecutor) -> Iterator[None]:
         raise
 
 
-def _local_file(lock: ToolLock, package: LockedPackage) -> Path:
+def _local_file(lock: Selection, package: LockedPackage) -> Path:
     assert package.path is not None
     return (lock.path.parent / package.path).resolve()
 
 
 def _fetch(
     client: IndexClient,
-    lock: ToolLock,
+    lock: Selection,
     package: LockedPackage,
     downloads: DownloadProgress | None = None,
 ) -> Path:
@@ -305,7 +306,7 @@ def _present_tree(cache_root: Path, package: LockedPackage) -> Path | None:
 
 def _fetch_and_unpack(
     client: IndexClient,
-    lock: ToolLock,
+    lock: Selection,
     package: LockedPackage,
     cache_root: Path,
     downloads: DownloadProgress | None = None,
@@ -322,7 +323,7 @@ def _cached_file(cache_root: Path, package: LockedPackage) -> Path:
     return paths.wheel_cache_dir(cache_root) / sha[:2] / sha / package.filename
 
 
-def missing_offline(lock: ToolLock, interpreter: Interpreter, cache_root: Path) -> list[str]:
+def missing_offline(lock: Selection, interpreter: Interpreter, cache_root: Path) -> list[str]:
     """The lock's files an offline build would need but cannot find."""
     missing: list[str] = []
     for package in lock.packages:
@@ -363,7 +364,7 @@ def _built_wheel(cache_root: Path, sdist_sha256: str, interpreter: Interpreter) 
     return None
 
 
-def _build_settings(lock: ToolLock, index_urls: Sequence[str]) -> IndexSettings:
+def _build_settings(lock: Selection, index_urls: Sequence[str]) -> IndexSettings:
     """Indexes for build requirements: those given (with credentials), else the lock's."""
     from toolcache.index.models import DEFAULT_INDEX_URL, IndexSettings
 
@@ -373,8 +374,10 @@ def _build_settings(lock: ToolLock, index_urls: Sequence[str]) -> IndexSettings:
     else:
         index = str(inputs.get("index-url") or DEFAULT_INDEX_URL)
         extra = tuple(str(u) for u in inputs.get("extra-index-urls") or ())
+    # Recorded relative to the manifest's folder, which holds the lock folder.
+    manifest_dir = lock.path.parent.parent
     links = tuple(
-        link if "://" in str(link) else str((lock.path.parent / str(link)).resolve())
+        link if "://" in str(link) else str((manifest_dir / str(link)).resolve())
         for link in inputs.get("find-links") or ()
     )
     return IndexSettings(index_url=index, extra_index_urls=extra, find_links=links)

@@ -22,7 +22,7 @@ from toolcache.envs.receipt import Receipt
 if TYPE_CHECKING:
     from toolcache.envs.build import DownloadProgress
     from toolcache.interpreter import Interpreter
-    from toolcache.lockfile.document import ToolLock
+    from toolcache.lockfile.selection import Selection
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def lookup(cache_root: Path, interpreter_hash: str, resolution_hash: str) -> Env
 
 
 def ensure(
-    lock: ToolLock,
+    lock: Selection,
     interpreter: Interpreter,
     cache_root: Path,
     *,

@@ -1,10 +1,14 @@
-"""PEP 751 locks, one per tool: ``<manifest-stem>.lock/pylock.<tool>.toml``.
+"""PEP 751 lock files, one per tool: ``<manifest-stem>.lock/pylock.<tool>.toml``.
 
-A lock records the resolved packages (one chosen file each, with its sha256) for one target,
-and under ``[tool.toolcache]`` the inputs that produced it (requirements, index settings,
-``exclude-newer``, prerelease mode, interpreter hash) and their hash, so a stale lock is found
-by comparing hashes without touching the network. The bytes are deterministic: the same
-resolution gives the same file on any machine. Files are written atomically.
+A lock covers several targets (``lockfile.targets``): ``environments`` lists each target's
+marker, and every release any target uses is listed once, with a ``marker`` where not every
+target uses it, every wheel a target can use and the sdist where a target has no wheel, all
+with sha256. Under ``[tool.toolcache]`` are the inputs that produced it (requirements, index
+settings, ``exclude-newer``, prerelease mode, the manifest's targets) and their hash, so a
+stale lock is found by comparing hashes without touching the network, and the targets added
+for runners the manifest did not name. No interpreter is recorded: what to install on one is
+chosen from the lock (``lockfile.selection``). The bytes are deterministic: the same
+resolutions give the same file from any machine. Files are written atomically.
 """
 
 from __future__ import annotations
@@ -18,22 +22,26 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from toolcache import atomic, keys
-from toolcache.errors import LockError
+from toolcache.errors import LockError, ToolcacheError
 from toolcache.index.models import IndexSettings
+from toolcache.lockfile.markers import marker_for, requires_python
+from toolcache.lockfile.targets import LockTarget, names
+from toolcache.lockfile.targets import parse as parse_target
 from toolcache.manifest import format_timestamp
 
 if TYPE_CHECKING:
-    from toolcache.resolver.resolve import Resolution
-    from toolcache.target import Target
+    from toolcache.index.models import DistFile
+    from toolcache.resolver.universal import TargetResolution
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-FORMAT = 1
+FORMAT = 2
 CREATED_BY = "toolcache"
 
 
@@ -51,13 +59,20 @@ class LockedPackage:
 
 @dataclass(frozen=True)
 class ToolLock:
+    """A lock as read. ``targets`` are all it covers, ``added`` those of them added for
+    runners the manifest did not name; ``document`` is the parsed TOML (for selection).
+    ``outdated`` says why a lock of an older format must be made again (then only ``path``
+    and ``tool`` mean anything)."""
+
     path: Path
     tool: str
     inputs_hash: keys.InputsHash
     inputs: Mapping[str, Any]
-    interpreter: keys.InterpreterHash
-    resolution: keys.ResolutionHash
-    packages: tuple[LockedPackage, ...]
+    targets: tuple[LockTarget, ...]
+    added: tuple[LockTarget, ...]
+    document: Mapping[str, Any]
+    entries: int
+    outdated: str | None = None
 
 
 def canonical_requirement(req: Requirement) -> str:
@@ -104,7 +119,7 @@ def settings_view(settings: IndexSettings, base: Path) -> dict[str, Any]:
 def lock_inputs(
     requirements: Sequence[Requirement],
     settings: Mapping[str, Any],
-    interpreter: str,
+    targets: Sequence[LockTarget],
     prerelease: str,
 ) -> dict[str, Any]:
     """Everything a tool's resolution depends on, in canonical form."""
@@ -112,67 +127,113 @@ def lock_inputs(
         "requirements": sorted({canonical_requirement(r) for r in requirements}),
         **settings,
         "prerelease": prerelease,
-        "interpreter": interpreter,
+        "targets": names(targets),
     }
 
 
-def environment_marker(target: Target) -> str:
-    m = target.markers
-    return (
-        f"implementation_name == '{m['implementation_name']}'"
-        f" and python_full_version == '{m['python_full_version']}'"
-        f" and sys_platform == '{m['sys_platform']}'"
-        f" and platform_machine == '{m['platform_machine']}'"
-    )
+@dataclass
+class _Entry:
+    """One release in the lock: the targets that use it and the files they need."""
+
+    name: str
+    version: str
+    targets: set[LockTarget]
+    files: dict[str, DistFile]
+    dependencies: set[str]
 
 
-def resolution_hash_of(resolution: Resolution) -> keys.ResolutionHash:
-    return keys.resolution_hash(
-        (p.name, str(p.version), p.file.sha256 or "") for p in resolution.packages
-    )
+def _check_markers_separate(results: Sequence[TargetResolution]) -> None:
+    """Targets a marker cannot tell apart (glibc and musl of one machine) must agree."""
+    by_key: dict[tuple[str, ...], TargetResolution] = {}
+    for result in results:
+        key = result.target.marker_key()
+        first = by_key.setdefault(key, result)
+        mine = {(p.name, str(p.version)) for p in result.resolution.packages}
+        theirs = {(p.name, str(p.version)) for p in first.resolution.packages}
+        if mine != theirs:
+            differ = sorted(f"{n}=={v}" for n, v in mine ^ theirs)
+            raise LockError(
+                f"targets {first.target.name} and {result.target.name} need different releases "
+                f"({', '.join(differ[:4])}) but no marker can tell them apart; "
+                "lock them in separate manifests"
+            )
+
+
+def _file_entry(f: DistFile, lock_dir: Path) -> tuple[dict[str, Any], str | None]:
+    """The PEP 751 file table, and the index it came from (None for a local file)."""
+    from toolcache.index import urls
+
+    if not f.sha256:
+        raise LockError(f"{f.filename} has no sha256 on its index; it cannot be locked")
+    entry: dict[str, Any] = {"name": f.filename}
+    if f.upload_time is not None:
+        entry["upload-time"] = f.upload_time
+    index = None
+    if urls.is_file_url(f.url):
+        entry["path"] = _relative(urls.file_url_to_path(f.url), lock_dir)
+    else:
+        index = urls.redact(f.index)
+        entry["url"] = urls.redact(f.url)
+    if f.size is not None:
+        entry["size"] = f.size
+    entry["hashes"] = {"sha256": f.sha256}
+    return entry, index
 
 
 def render(
     tool: str,
     inputs: Mapping[str, Any],
-    resolution: Resolution,
-    target: Target,
+    results: Sequence[TargetResolution],
+    added: Sequence[LockTarget],
     lock_dir: Path,
 ) -> str:
     """The lock's TOML text. Deterministic: no times but the files' own upload times."""
     import tomli_w
 
-    from toolcache.index import urls
-
+    if not results:
+        raise LockError(f"tool {tool!r} could be resolved for none of its targets")
+    _check_markers_separate(results)
+    targets = sorted({r.target for r in results})
+    entries: dict[tuple[str, str], _Entry] = {}
+    for result in results:
+        for pkg in result.resolution.packages:
+            release = (str(pkg.name), str(pkg.version))
+            entry = entries.setdefault(release, _Entry(*release, set(), {}, set()))
+            entry.targets.add(result.target)
+            entry.dependencies.update(pkg.dependencies)
+            for f in result.files[pkg.name]:
+                entry.files.setdefault(f.filename, f)
     packages: list[dict[str, Any]] = []
-    for pkg in resolution.packages:
-        f = pkg.file
-        if not f.sha256:
-            raise LockError(f"{f.filename} has no sha256 on its index; it cannot be locked")
-        entry: dict[str, Any] = {"name": pkg.name, "version": str(pkg.version)}
-        if pkg.dependencies:
-            entry["dependencies"] = [{"name": d} for d in pkg.dependencies]
-        if urls.is_file_url(f.url):
-            location = {"path": _relative(urls.file_url_to_path(f.url), lock_dir)}
-        else:
-            entry["index"] = urls.redact(f.index)
-            location = {"url": urls.redact(f.url)}
-        file_entry: dict[str, Any] = {"name": f.filename}
-        if f.upload_time is not None:
-            file_entry["upload-time"] = f.upload_time
-        file_entry.update(location)
-        if f.size is not None:
-            file_entry["size"] = f.size
-        file_entry["hashes"] = {"sha256": f.sha256}
-        if f.kind == "wheel":
-            entry["wheels"] = [file_entry]
-        else:
-            entry["sdist"] = file_entry
-        packages.append(entry)
-    interpreter = str(inputs["interpreter"])
+    for release in sorted(entries, key=lambda k: (k[0], Version(k[1]))):
+        entry = entries[release]
+        table: dict[str, Any] = {"name": entry.name, "version": entry.version}
+        marker = marker_for(sorted(entry.targets), targets)
+        if marker is not None:
+            table["marker"] = marker
+        wheels, sdist, indexes = [], None, set()
+        for filename in sorted(entry.files):
+            f = entry.files[filename]
+            file_table, index = _file_entry(f, lock_dir)
+            if index is not None:
+                indexes.add(index)
+            if f.kind == "wheel":
+                wheels.append(file_table)
+            elif sdist is None:
+                sdist = file_table
+        if len(indexes) == 1:
+            table["index"] = indexes.pop()
+        if entry.dependencies:
+            table["dependencies"] = [{"name": d} for d in sorted(entry.dependencies)]
+        if sdist is not None:
+            table["sdist"] = sdist
+        if wheels:
+            table["wheels"] = wheels
+        packages.append(table)
+    environments = sorted({t.marker for t in targets})
     document: dict[str, Any] = {
         "lock-version": "1.0",
-        "environments": [environment_marker(target)],
+        "environments": environments,
+        "requires-python": requires_python(targets),
         "created-by": CREATED_BY,
         "packages": packages,
         "tool": {
@@ -180,8 +241,8 @@ def render(
                 "format": FORMAT,
                 "tool": tool,
                 "inputs-hash": keys.inputs_hash(inputs),
-                "interpreter": interpreter,
-                "resolution": resolution_hash_of(resolution),
+                "targets": names(targets),
+                "added-targets": names(added),
                 "inputs": {k: v for k, v in inputs.items() if v is not None},
             }
         },
@@ -201,7 +262,10 @@ def write(path: Path, text: str) -> bool:
 
 
 def read(path: Path) -> ToolLock | None:
-    """The lock at ``path``, None when there is none, LockError when it is not ours or broken."""
+    """The lock at ``path``, None when there is none, LockError when it is not ours or broken.
+
+    A lock of an older format is returned with ``outdated`` set: it is stale, not an error.
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -210,45 +274,33 @@ def read(path: Path) -> ToolLock | None:
         raise LockError(f"{path}: cannot read lock: {exc}") from None
     try:
         meta = data["tool"]["toolcache"]
+        tool = str(meta["tool"])
         if meta["format"] != FORMAT:
-            return None  # another format: treated as missing, re-resolved
-        packages = tuple(_package(p) for p in data["packages"])
+            why = (
+                f"written by an older toolcache (lock format {meta['format']}, "
+                f"now {FORMAT}: one lock for many interpreters)"
+            )
+            return ToolLock(path, tool, keys.InputsHash(""), {}, (), (), {}, 0, why)
         return ToolLock(
             path=path,
-            tool=str(meta["tool"]),
+            tool=tool,
             inputs_hash=keys.InputsHash(str(meta["inputs-hash"])),
             inputs=dict(meta["inputs"]),
-            interpreter=keys.InterpreterHash(str(meta["interpreter"])),
-            resolution=keys.ResolutionHash(str(meta["resolution"])),
-            packages=packages,
+            targets=tuple(parse_target(str(n)) for n in meta["targets"]),
+            added=tuple(parse_target(str(n)) for n in meta.get("added-targets", ())),
+            document=data,
+            entries=len(data["packages"]),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, ToolcacheError) as exc:
         raise LockError(f"{path}: not a toolcache lock (missing or bad {exc})") from None
-
-
-def _package(entry: Mapping[str, Any]) -> LockedPackage:
-    if "wheels" in entry:
-        kind, file = "wheel", entry["wheels"][0]
-    else:
-        kind, file = "sdist", entry["sdist"]
-    url, path = file.get("url"), file.get("path")
-    filename = file.get("name") or str(url or path).rsplit("/", 1)[-1]
-    return LockedPackage(
-        name=str(entry["name"]),
-        version=str(entry["version"]),
-        kind=kind,
-        filename=str(filename),
-        url=url,
-        path=path,
-        sha256=str(file["hashes"]["sha256"]),
-        size=file.get("size"),
-    )
 
 
 def staleness(lock: ToolLock | None, inputs: Mapping[str, Any]) -> str | None:
     """Why ``lock`` does not fit ``inputs`` (a reason a person can read), or None if fresh."""
     if lock is None:
         return "no lock yet"
+    if lock.outdated is not None:
+        return lock.outdated
     if lock.inputs_hash == keys.inputs_hash(inputs):
         return None
     changed = [

@@ -1,8 +1,12 @@
-"""From a manifest's tool to a fresh lock: find the target, check the lock, resolve if needed.
+"""From a manifest's tool to a fresh lock and what to install from it on this interpreter.
 
-Shared by every command that needs a tool's resolution (``plan``, ``lock``, ``run``, ...).
-With a fresh lock nothing here touches the network or spawns a process (the interpreter
-probe is cached by the interpreter file's identity).
+Shared by every command that needs a tool's resolution (``plan``, ``lock``, ``run``, ...). A
+lock is fresh when its inputs (requirements, index settings, prerelease mode, the manifest's
+targets) are unchanged; it is used on an interpreter when one of its targets covers it
+(``lockfile.selection``). An uncovered interpreter (another Python minor, musl, PyPy) gets
+its target added to the lock in the default mode, and a one-line refusal with ``--locked``
+or ``--frozen``. With a fresh lock nothing here touches the network or spawns a process
+(the interpreter probe is cached by the interpreter file's identity).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import TYPE_CHECKING
 from toolcache import keys, paths
 from toolcache.errors import LockError
 from toolcache.lockfile import document as lock
+from toolcache.lockfile import targets as lock_targets
+from toolcache.lockfile.selection import NotCovered, Selection, select
 from toolcache.manifest import Manifest, Tool
 from toolcache.settings import index_settings
 
@@ -57,14 +63,17 @@ class TargetChoice:
 
 @dataclass(frozen=True)
 class LockedTool:
+    """A tool's lock and what it selects for the chosen interpreter."""
+
     tool: Tool
     choice: TargetChoice
     lock: lock.ToolLock
+    selection: Selection
     status: str  # "fresh", "locked" (written now), "frozen"
 
     @property
     def env_id(self) -> str:
-        return keys.env_id(self.lock.interpreter, self.lock.resolution)
+        return self.selection.env_id
 
 
 @dataclass
@@ -133,67 +142,128 @@ class Planner:
         )
         return TargetChoice(description, keys.InterpreterHash(digest), target, None)
 
-    def _locked_choice(self, request: str | None, existing: lock.ToolLock) -> TargetChoice | None:
-        """The interpreter ``existing`` was locked for, when it also satisfies ``request``."""
-        if self.python_version is not None or self.platform is not None:
-            return None
-        from toolcache.discovery import find_interpreter_with_hash
+    def _lock_target(self, choice: TargetChoice) -> lock_targets.LockTarget:
+        """The target that covers ``choice`` (added to a lock that does not)."""
+        if choice.interpreter is not None:
+            return lock_targets.for_interpreter(choice.interpreter)
+        assert self.python_version is not None
+        implementation, python = lock_targets.parse_python(
+            ".".join(self.python_version.split(".")[:2])
+        )
+        platform = lock_targets.canonical_platform(self.platform or "linux")
+        return lock_targets.LockTarget(implementation, python, platform)
 
-        interp = find_interpreter_with_hash(request, existing.interpreter, self.cache_root)
-        return None if interp is None else TargetChoice.of(interp)
+    def _select(self, existing: lock.ToolLock, choice: TargetChoice) -> Selection:
+        return select(existing, choice.target, choice.interpreter_hash, choice.description)
 
     def lock_tool(self, tool: Tool) -> LockedTool:
         path = self.manifest.lock_path(tool.name)
         shown = _shown(path)
-        existing = lock.read(path) if self.mode is not LockMode.UPGRADE else None
+        previous = lock.read(path)
+        existing = previous if self.mode is not LockMode.UPGRADE else None
         choice = self.choose(tool.python)
-        if existing is not None and existing.interpreter != choice.interpreter_hash:
-            # Several interpreters satisfy the request: keep the one the lock was made for.
-            choice = self._locked_choice(tool.python, existing) or choice
         if self.mode is LockMode.FROZEN:
             if existing is None:
                 raise LockError(f"{shown}: no lock for tool {tool.name!r}, and --frozen was given")
-            return LockedTool(tool, choice, existing, "frozen")
+            if existing.outdated is not None:
+                raise LockError(
+                    f"{shown} is out of date for tool {tool.name!r} ({existing.outdated}), "
+                    "and --frozen was given; run `toolcache lock`"
+                )
+            return LockedTool(tool, choice, existing, self._select(existing, choice), "frozen")
+        declared = lock_targets.for_tool(tool.python, tool.environments)
         view = lock.settings_view(self.settings, self.manifest.path.parent)
-        inputs = lock.lock_inputs(tool.requirements, view, choice.interpreter_hash, self.prerelease)
+        inputs = lock.lock_inputs(tool.requirements, view, declared, self.prerelease)
         reason = lock.staleness(existing, inputs)
+        added: list[lock_targets.LockTarget] = []
+        if previous is not None and previous.outdated is None:
+            added = [t for t in previous.added if t not in declared]
         if reason is None and existing is not None:
-            return LockedTool(tool, choice, existing, "fresh")
-        if self.mode is LockMode.LOCKED:
+            try:
+                return LockedTool(tool, choice, existing, self._select(existing, choice), "fresh")
+            except NotCovered as exc:
+                if self.mode is LockMode.LOCKED:
+                    raise LockError(f"{exc}, and --locked was given") from None
+                new = self._lock_target(choice)
+                self._say(f"{shown}: adding target {new.name} for {choice.description}")
+                added.append(new)
+        elif self.mode is LockMode.LOCKED:
             raise LockError(
                 f"{shown} is out of date for tool {tool.name!r} ({reason}), and --locked was given"
             )
-        text = self._resolve(tool, choice, inputs, path)
+        explicit = tool.environments is not None
+        text = self._resolve(
+            tool, declared=declared, added=added, explicit=explicit, inputs=inputs, path=path
+        )
         lock.write(path, text)
         written = lock.read(path)
         assert written is not None
-        return LockedTool(tool, choice, written, "locked")
+        try:
+            selection = self._select(written, choice)
+        except NotCovered:
+            new = self._lock_target(choice)
+            if new in written.targets:
+                raise
+            self._say(f"{shown}: adding target {new.name} for {choice.description}")
+            added.append(new)
+            lock.write(
+                path,
+                self._resolve(
+                    tool,
+                    declared=declared,
+                    added=added,
+                    explicit=explicit,
+                    inputs=inputs,
+                    path=path,
+                ),
+            )
+            written = lock.read(path)
+            assert written is not None
+            selection = self._select(written, choice)
+        return LockedTool(tool, choice, written, selection, "locked")
+
+    def _say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
 
     def _resolve(
-        self, tool: Tool, choice: TargetChoice, inputs: dict[str, object], path: Path
+        self,
+        tool: Tool,
+        *,
+        declared: tuple[lock_targets.LockTarget, ...],
+        added: list[lock_targets.LockTarget],
+        explicit: bool,
+        inputs: dict[str, object],
+        path: Path,
     ) -> str:
+        """Resolve for every target and render the lock. Targets the manifest names, and those
+        added for a runner, must resolve; a default target that cannot is left out, saying so."""
         from toolcache.index.finder import IndexFinder
-        from toolcache.resolver.resolve import resolve
+        from toolcache.resolver.universal import resolve_targets
 
-        if self.progress is not None:
-            self.progress(f"resolving {tool.name} for {choice.description}")
+        everything = sorted({*declared, *added})
+        must = set(added) | (set(declared) if explicit else set())
+        self._say(f"resolving {tool.name} for {lock_targets.describe(everything)}")
         with IndexFinder(
             self.settings,
-            choice.target,
+            everything[0].target,
             self.cache_root,
             offline=self.offline,
             refresh=self.mode is LockMode.UPGRADE,
+            targets=[t.target for t in everything],
         ) as finder:
-            resolution = resolve(
+            results, dropped = resolve_targets(
                 list(tool.requirements),
+                everything,
                 finder,
-                choice.target,
                 prereleases=self.prerelease,  # type: ignore[arg-type]
+                required=lambda t: t in must,
             )
-        if self.progress is not None:
-            for warning in resolution.warnings:
-                self.progress(f"warning: {warning}")
-        return lock.render(tool.name, inputs, resolution, choice.target, path.parent)
+        for target, why in dropped:
+            self._say(f"warning: {tool.name} cannot be locked for {target.name}: {why}")
+        for warning in sorted({w for r in results for w in r.resolution.warnings}):
+            self._say(f"warning: {warning}")
+        return lock.render(tool.name, inputs, results, added, path.parent)
 
 
 def _shown(path: Path) -> str:

@@ -6,8 +6,9 @@ covers CPython 3.12.0 to 3.12.x on any Linux x86_64 with glibc 2.28 or newer. It
 ``python_full_version``), which is what lets one lock serve a whole team. Platforms are named as
 ``uv pip compile --python-platform`` names them.
 
-Without ``environments:`` in the manifest a tool is locked for ``DEFAULT_PLATFORMS`` ×
-the CPython minor versions in ``SUPPORTED_PYTHONS`` that its ``python`` request allows.
+Without ``environments:`` in the manifest a tool is locked for every platform in
+``DEFAULT_PLATFORMS`` for each of the CPython minor versions in ``SUPPORTED_PYTHONS``
+that its ``python`` request allows.
 """
 
 from __future__ import annotations
@@ -176,9 +177,7 @@ def for_interpreter(interpreter: Interpreter) -> LockTarget:
 
     implementation = interpreter.implementation_name
     if implementation not in ("cpython", "pypy"):
-        raise ToolcacheError(
-            f"{interpreter.describe()}: only CPython and PyPy can be locked for"
-        )
+        raise ToolcacheError(f"{interpreter.describe()}: only CPython and PyPy can be locked for")
     return LockTarget(implementation, interpreter.version, platform_of(interpreter))
 
 
