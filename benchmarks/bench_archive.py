@@ -39,8 +39,9 @@ from toolcache.archive.pack import LEVEL, pack  # noqa: E402
 from toolcache.archive.restore import restore_environment  # noqa: E402
 from toolcache.envs import store  # noqa: E402
 from toolcache.interpreter import probe  # noqa: E402
-from toolcache.lockfile.document import ToolLock  # noqa: E402
+from toolcache.keys import InterpreterHash  # noqa: E402
 from toolcache.lockfile.document import read as read_lock  # noqa: E402
+from toolcache.lockfile.selection import Selection, select  # noqa: E402
 
 CUTOFF = "2026-11-01T00:00:00Z"
 TOOL = "{from: mypy==2.4.1, with: [ruff==0.17.3, black==25.11.0, types-requests]}"
@@ -96,7 +97,7 @@ def timed(action: Callable[[Path], object], folder: Path, runs: int) -> float:
     return statistics.median(times)
 
 
-def make_env(work: Path, cache: Path) -> tuple[ToolLock, store.Environment]:
+def make_env(work: Path, cache: Path) -> tuple[Selection, store.Environment]:
     project = work / "project"
     project.mkdir()
     manifest = project / "tools.yaml"
@@ -111,7 +112,10 @@ def make_env(work: Path, cache: Path) -> tuple[ToolLock, store.Environment]:
     lock = read_lock(project / "tools.lock" / "pylock.env.toml")
     assert lock is not None
     interpreter = probe(Path(sys.executable), cache)
-    return lock, store.ensure(lock, interpreter, cache)
+    selection = select(
+        lock, interpreter.target(), InterpreterHash(interpreter.hash), interpreter.describe()
+    )
+    return selection, store.ensure(selection, interpreter, cache)
 
 
 def tree_stats(folder: Path) -> tuple[int, int]:

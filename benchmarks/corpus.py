@@ -4,7 +4,8 @@ Usage: python benchmarks/corpus.py [--cases PATH] [--out DIR] [--cache-dir DIR]
 
 Each case becomes a one-tool manifest (``from`` = the first requirement, ``with`` = the rest,
 ``exclude-newer`` = the corpus cutoff) locked for the case's described target
-(``--python-version``/``--platform``) through the same code path as ``toolcache lock``. The
+(``environments:`` with that one target, selected with ``--python-version``/``--platform``)
+through the same code path as ``toolcache lock``. The
 pins (or the error) are written to OUT/<id>.txt (.error) and scored with the corpus's own
 ``check.py``. Needs the live PyPI.
 """
@@ -40,7 +41,11 @@ def manifest_text(case: dict[str, Any], cutoff: str) -> str:
     tool: dict[str, Any] = {"from": first}
     if rest:
         tool["with"] = rest
-    return yaml.safe_dump({"exclude-newer": cutoff, "tools": {"case": tool}}, sort_keys=False)
+    environments = {"python": [str(case["python"])], "platforms": [str(case["platform"])]}
+    return yaml.safe_dump(
+        {"exclude-newer": cutoff, "environments": environments, "tools": {"case": tool}},
+        sort_keys=False,
+    )
 
 
 def resolve_case(
@@ -65,7 +70,7 @@ def resolve_case(
         return None, str(exc), time.perf_counter() - start
     elapsed = time.perf_counter() - start
     (locked,) = plan.tools
-    return [f"{p.name}=={p.version}" for p in locked.lock.packages], None, elapsed
+    return [f"{p.name}=={p.version}" for p in locked.selection.packages], None, elapsed
 
 
 def run(cases_path: Path, out: Path, cache_root: Path) -> dict[str, float]:

@@ -329,11 +329,11 @@ def _pyenv_python(minor: str) -> Path | None:
 @pytest.mark.skipif(
     _pyenv_python("12") is None or _pyenv_python("13") is None, reason="needs pyenv 3.12 and 3.13"
 )
-def test_lock_keeps_its_interpreter_when_path_order_changes(
+def test_lock_is_the_same_whichever_interpreter_path_order_finds(
     tmp_path: Path, local_index: LocalIndex, dists: Dists
 ) -> None:
-    """Two interpreters satisfy `python: "3"`; whichever PATH lists first made the lock, and
-    the lock stays fresh (and keeps that interpreter) when PATH lists the other first."""
+    """Two interpreters satisfy `python: "3"`: whichever PATH lists first, the lock is fresh
+    and its bytes are the same; each gets the environment of its own interpreter."""
     fill_index(local_index, dists)
     dirs = {}
     for minor in ("12", "13"):
@@ -352,13 +352,17 @@ def test_lock_keeps_its_interpreter_when_path_order_changes(
         manifest, project, {"PATH": os.pathsep.join([dirs["12"], dirs["13"], base_path])}
     )
     assert first["tools"]["x"]["python"].startswith("CPython 3.12")
+    lock_bytes = (project / "tools.lock" / "pylock.x.toml").read_bytes()
     proc = cli(
         "plan", "-m", str(manifest), "--locked", "--format", "json", cwd=project,
         env={"PATH": os.pathsep.join([dirs["13"], dirs["12"], base_path])},
     )  # fmt: skip
     second = json.loads(proc.stdout)
-    assert second["tools"]["x"]["python"].startswith("CPython 3.12")
-    assert second["tools"]["x"]["interpreter"] == first["tools"]["x"]["interpreter"]
+    assert proc.returncode == 0, proc.stderr
+    assert second["tools"]["x"]["python"].startswith("CPython 3.13")
+    assert second["tools"]["x"]["lock-status"] == "fresh"
+    assert second["tools"]["x"]["interpreter"] != first["tools"]["x"]["interpreter"]
+    assert (project / "tools.lock" / "pylock.x.toml").read_bytes() == lock_bytes
 
 
 def test_relative_interpreter_path_is_relative_to_the_manifest(

@@ -170,9 +170,12 @@ def test_bad_versions(version: str) -> None:
         target_for(version, "linux")
 
 
-def test_only_cpython_can_be_targeted() -> None:
-    with pytest.raises(ToolcacheError, match="only cpython"):
-        target_for("3.10", "linux", implementation="pypy")
+def test_only_cpython_and_pypy_can_be_targeted() -> None:
+    with pytest.raises(ToolcacheError, match="only cpython and pypy"):
+        target_for("3.10", "linux", implementation="graalpy")
+    pypy = target_for("3.10", "linux", implementation="pypy")
+    assert str(pypy.tags[1]) == "pp310-pypy310_pp73-manylinux_2_28_x86_64"
+    assert pypy.markers["implementation_name"] == "pypy"
 
 
 def test_minor_only_target_ignores_single_patch_exclusions() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ from tests.support.index import LocalIndex
 from toolcache.envs import build, health, install, receipt, store
 from toolcache.errors import HashMismatch, ToolcacheError
 from toolcache.interpreter import Interpreter, probe
-from toolcache.lockfile.document import ToolLock
+from toolcache.lockfile.selection import Selection
 
 REPO = Path(__file__).resolve().parents[2]
 FAILING_TOOL = "import sys\n\ndef main():\n    print('lintme', *sys.argv[1:])\n    return 3\n"
@@ -37,7 +38,7 @@ class Project:
 
     def lock(
         self, requirement: str, *, python: Path | None = None, folder: str = "p", tool: str = "lint"
-    ) -> ToolLock:
+    ) -> Selection:
         exe = python or Path(sys.executable)
         manifest = f"index-url: {self.index.url}\npython: {exe}\ntools:\n  {tool}: {requirement}\n"
         return lock_tool(self.tmp / folder, manifest, self.cache, tool=tool)
@@ -45,7 +46,7 @@ class Project:
     def interpreter(self, python: Path | None = None) -> Interpreter:
         return probe(python or Path(sys.executable), self.cache)
 
-    def ensure(self, lock: ToolLock, *, python: Path | None = None) -> store.Environment:
+    def ensure(self, lock: Selection, *, python: Path | None = None) -> store.Environment:
         return store.ensure(
             lock, self.interpreter(python), self.cache, progress=self.messages.append
         )
@@ -239,12 +240,15 @@ from pathlib import Path
 from toolcache.lockfile import document as lock_mod
 from toolcache.envs import store
 from toolcache.interpreter import probe
+from toolcache.lockfile.selection import select
 
 cache = Path(sys.argv[2])
+interpreter = probe(Path(sys.executable), cache)
 lock = lock_mod.read(Path(sys.argv[1]))
+selection = select(lock, interpreter.target(), interpreter.hash, interpreter.describe())
 messages = []
 sys.stdin.readline()  # start together
-env = store.ensure(lock, probe(Path(sys.executable), cache), cache, progress=messages.append)
+env = store.ensure(selection, interpreter, cache, progress=messages.append)
 built = any(m.startswith("creating the environment") for m in messages)
 print(json.dumps({"built": built, "created": env.receipt.created, "path": str(env.path)}))
 """
@@ -407,14 +411,6 @@ def test_local_files_are_found_beside_the_lock(tmp_path: Path, dists: Dists) -> 
 
 def test_a_lock_for_another_interpreter_is_refused(project: Project) -> None:
     lock = project.lock("lintme==1.0")
-    mismatched = ToolLock(
-        path=lock.path,
-        tool=lock.tool,
-        inputs_hash=lock.inputs_hash,
-        inputs=lock.inputs,
-        interpreter=type(lock.interpreter)("0" * 64),
-        resolution=lock.resolution,
-        packages=lock.packages,
-    )
-    with pytest.raises(build.BuildError, match="lock it again"):
+    mismatched = dataclasses.replace(lock, interpreter=type(lock.interpreter)("0" * 64))
+    with pytest.raises(build.BuildError, match="selected for interpreter 0000"):
         store.ensure(mismatched, project.interpreter(), project.cache)

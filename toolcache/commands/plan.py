@@ -76,7 +76,13 @@ def make_plan(
         progress=output.progress if output else None,
     )
     locked = [planner.lock_tool(tool) for tool in manifest.select(tools)]
-    prefix = keys.restore_prefix(sys.platform, platform.machine(), key_suffix)
+    if (python_version is not None or platform_name is not None) and locked:
+        # A described target: the key is for its platform, not this machine's.
+        markers = locked[0].choice.target.markers
+        system, machine = markers["sys_platform"], markers["platform_machine"]
+    else:
+        system, machine = sys.platform, platform.machine()
+    prefix = keys.restore_prefix(system, machine, key_suffix)
     key = keys.cache_key(prefix, [t.env_id for t in locked])
     return Plan(
         tools=locked,

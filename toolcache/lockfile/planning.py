@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from toolcache import keys, paths
-from toolcache.errors import LockError
+from toolcache.errors import LockError, ResolutionError
 from toolcache.lockfile import document as lock
 from toolcache.lockfile import targets as lock_targets
 from toolcache.lockfile.selection import NotCovered, Selection, select
@@ -259,8 +259,11 @@ class Planner:
                 prereleases=self.prerelease,  # type: ignore[arg-type]
                 required=lambda t: t in must,
             )
+        if not results and dropped:
+            raise ResolutionError(dropped[0][1])
         for target, why in dropped:
-            self._say(f"warning: {tool.name} cannot be locked for {target.name}: {why}")
+            first = why.splitlines()[0]
+            self._say(f"warning: {tool.name} cannot be locked for {target.name}: {first}")
         for warning in sorted({w for r in results for w in r.resolution.warnings}):
             self._say(f"warning: {warning}")
         return lock.render(tool.name, inputs, results, added, path.parent)

@@ -87,7 +87,8 @@ class _Answer:
 
     target: _Recording
     offers: dict[NormalizedName, Offer]
-    resolution: Resolution
+    resolution: Resolution | None
+    error: str | None = None
 
     def holds_on(self, other: Target, finder: IndexFinder) -> bool:
         """Whether resolving for ``other`` would give the same releases (see module doc)."""
@@ -144,31 +145,40 @@ def resolve_targets(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[list[TargetResolution], list[tuple[LockTarget, str]]]:
     """Resolve ``requirements`` for each target; returns the resolutions and the targets left
-    out, each with the reason (only targets for which ``required`` is False may be left out;
-    a required target that cannot be resolved raises ``ResolutionError`` naming it)."""
+    out, each with the resolver's explanation (only targets for which ``required`` is False
+    may be left out; a required target that cannot be resolved raises ``ResolutionError``
+    naming it). A failure, like an answer, is reused for every target it provably holds on."""
     answers: list[_Answer] = []
     done: list[TargetResolution] = []
     dropped: list[tuple[LockTarget, str]] = []
     for lock_target in targets:
         view = finder.for_target(lock_target.target)
         reused = next((a for a in answers if a.holds_on(lock_target.target, view)), None)
-        if reused is not None:
-            resolution = _transfer(reused.resolution, view)
-        else:
+        if reused is None:
             if progress is not None:
                 progress(f"resolving for {lock_target.name}")
             recording = _Recording(lock_target.target)
-            view = finder.for_target(recording)
-            watching = _Watching(view)
+            watching = _Watching(finder.for_target(recording))
             try:
-                resolution = resolve(requirements, watching, recording, prereleases=prereleases)
+                found: Resolution | None = resolve(
+                    requirements, watching, recording, prereleases=prereleases
+                )
+                error = None
             except ResolutionError as exc:
-                if required(lock_target):
-                    raise ResolutionError(f"for {lock_target.name}: {exc}") from exc
-                dropped.append((lock_target, str(exc).splitlines()[0]))
-                continue
-            offers = {name: offer(view.find(name)) for name in sorted(watching.names)}
-            answers.append(_Answer(recording, offers, resolution))
+                found, error = None, str(exc)
+            offers = {name: offer(watching.inner.find(name)) for name in sorted(watching.names)}
+            answers.append(_Answer(recording, offers, found, error))
+            resolution = found
+        else:
+            resolution, error = reused.resolution, reused.error
+        if resolution is None:
+            assert error is not None
+            if required(lock_target):
+                raise ResolutionError(f"for {lock_target.name}: {error}")
+            dropped.append((lock_target, error))
+            continue
+        if reused is not None:
+            resolution = _transfer(resolution, view)
         done.append(
             TargetResolution(
                 lock_target, resolution, _files_for(resolution, view), reused is not None
