@@ -85,21 +85,10 @@ def test_a_lock_made_with_one_patch_release_runs_locked_on_another(
     ran = cli("run", "-m", str(manifest), "--locked", "x", cwd=project, env={"PATH": system_path})
     assert lock.read_bytes() == made_with_pyenv
 
-    plans = [
-        json.loads(
-            cli(
-                "plan",
-                "-m",
-                str(manifest),
-                "--locked",
-                "--format",
-                "json",
-                cwd=project,
-                env={"PATH": path},
-            ).stdout  # fmt: skip
-        )["tools"]["x"]
-        for path in (pyenv_path, system_path)
-    ]
+    plans = []
+    for path in (pyenv_path, system_path):
+        args = ("plan", "-m", str(manifest), "--locked", "--format", "json")
+        plans.append(json.loads(cli(*args, cwd=project, env={"PATH": path}).stdout)["tools"]["x"])
     assert plans[0]["python"].startswith("CPython 3.11.7")
     assert plans[1]["python"].startswith("CPython 3.11.2")
     assert {p["lock-status"] for p in plans} == {"fresh"}
