@@ -31,12 +31,16 @@ class Target:
     #: only excludes single patch releases (``!=3.9.0, !=3.9.1``) still fits ``X.Y``.
     any_patch: bool = False
     _rank: dict[Tag, int] = field(init=False, repr=False, compare=False, hash=False)
+    _ranks: dict[frozenset[Tag], int | None] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         rank: dict[Tag, int] = {}
         for i, tag in enumerate(self.tags):
             rank.setdefault(tag, i)
         object.__setattr__(self, "_rank", rank)
+        object.__setattr__(self, "_ranks", {})
 
     @cached_property
     def python_full_version(self) -> Version:
@@ -80,5 +84,9 @@ class Target:
 
     def tag_rank(self, tags: frozenset[Tag]) -> int | None:
         """The rank of the best of ``tags`` (0 is best), or None if none is supported."""
-        ranks = [self._rank[t] for t in tags if t in self._rank]
-        return min(ranks) if ranks else None
+        try:
+            return self._ranks[tags]
+        except KeyError:
+            ranks = [self._rank[t] for t in tags if t in self._rank]
+            best = self._ranks[tags] = min(ranks) if ranks else None
+            return best

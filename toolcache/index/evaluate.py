@@ -114,8 +114,11 @@ class Evaluator:
         exclude_newer: datetime | None = None,
         *,
         tag_parts: TagParts | None = None,
+        parsed: dict[str, ParsedFilename | Rejected] | None = None,
     ) -> None:
         self.project = project
+        #: Filenames already parsed, shared by the evaluators of several targets of one page.
+        self._parsed: dict[str, ParsedFilename | Rejected] = {} if parsed is None else parsed
         self.target = target
         self.exclude_newer = _utc(exclude_newer) if exclude_newer is not None else None
         self.tag_parts = tag_parts if tag_parts is not None else TagParts.of(target)
@@ -148,7 +151,19 @@ class Evaluator:
         return None
 
     def check_filename(self, raw: RawFile) -> ParsedFilename:
-        """A wheel or sdist filename of this project with a valid version."""
+        """A wheel or sdist filename of this project with a valid version (parsed once)."""
+        known = self._parsed.get(raw.filename)
+        if known is None:
+            try:
+                known = self._parse_filename(raw)
+            except Rejected as exc:
+                known = exc
+            self._parsed[raw.filename] = known
+        if isinstance(known, Rejected):
+            raise known
+        return known
+
+    def _parse_filename(self, raw: RawFile) -> ParsedFilename:
         name = raw.filename
         lower = name.lower()
         try:
@@ -220,6 +235,15 @@ class Evaluator:
         rank = self.check_tags(raw, parsed)
         requires_python = self.check_requires_python(raw)
         self.check_upload_time(raw)
+        return self._dist_file(raw, parsed, rank, requires_python)
+
+    def _dist_file(
+        self,
+        raw: RawFile,
+        parsed: ParsedFilename,
+        rank: int | None,
+        requires_python: SpecifierSet | None,
+    ) -> DistFile:
         return DistFile(
             project=self.project,
             version=parsed.version,
@@ -237,10 +261,46 @@ class Evaluator:
             has_metadata_file=raw.has_metadata_file,
         )
 
+    def prepare(
+        self, raws: Iterable[RawFile]
+    ) -> tuple[list[tuple[RawFile, ParsedFilename]], list[Rejected]]:
+        """The checks that do not depend on the target (filename, upload time), done once
+        for a page that several targets judge with ``evaluate_prepared``."""
+        kept: list[tuple[RawFile, ParsedFilename]] = []
+        rejected: list[Rejected] = []
+        for raw in raws:
+            try:
+                parsed = self.check_filename(raw)
+                self.check_upload_time(raw)
+            except Rejected as exc:
+                rejected.append(exc)
+            else:
+                kept.append((raw, parsed))
+        return kept, rejected
+
+    def evaluate_prepared(
+        self, prepared: Iterable[tuple[RawFile, ParsedFilename]]
+    ) -> tuple[list[DistFile], list[Rejected]]:
+        """``evaluate_all`` for files ``prepare`` kept: the target's checks only."""
+        accepted: list[DistFile] = []
+        rejected: list[Rejected] = []
+        for raw, parsed in prepared:
+            try:
+                rank = self.check_tags(raw, parsed)
+                requires_python = self.check_requires_python(raw)
+            except Rejected as exc:
+                rejected.append(exc)
+            else:
+                accepted.append(self._dist_file(raw, parsed, rank, requires_python))
+        return accepted, rejected
+
     def evaluate_all(self, raws: Iterable[RawFile]) -> tuple[list[DistFile], list[Rejected]]:
         accepted: list[DistFile] = []
         rejected: list[Rejected] = []
         for raw in raws:
+            if raw.filename[-4:].lower() == ".whl" and not self.tag_parts.may_match(raw.filename):
+                rejected.append(Rejected(raw.filename, NO_SUPPORTED_TAG))
+                continue
             try:
                 accepted.append(self.evaluate(raw))
             except Rejected as exc:

@@ -32,7 +32,13 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from toolcache.index import disk, urls
 from toolcache.index.client import IndexClient
-from toolcache.index.evaluate import Evaluator, TagParts, best_per_version
+from toolcache.index.evaluate import (
+    Evaluator,
+    ParsedFilename,
+    Rejected,
+    TagParts,
+    best_per_version,
+)
 from toolcache.index.metadata import MetadataFetcher
 from toolcache.index.models import DistFile, DistMetadata, IndexSettings
 from toolcache.index.sdist import SdistBuilder
@@ -62,6 +68,14 @@ class _Page:
     raws: tuple[RawFile, ...]
     index: str | None
     rejections: tuple[tuple[str, str], ...]
+    #: Each filename parsed once for every target that judges the page.
+    parsed: dict[str, ParsedFilename | Rejected] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+    #: ``Evaluator.prepare`` of the files, done by the first target to judge the page.
+    prepared: list[tuple[list[tuple[RawFile, ParsedFilename]], list[Rejected]]] = dataclasses.field(
+        default_factory=list, compare=False, repr=False
+    )
 
 
 class _Shared:
@@ -144,6 +158,7 @@ class IndexFinder:
         self.index_urls = self._shared.index_urls
         self._tag_parts = TagParts.of(target)
         self._results: dict[NormalizedName, FindResult] = {}
+        self._accepted: dict[NormalizedName, list[DistFile]] = {}
         self._results_lock = threading.Lock()
 
     def for_target(self, target: Target) -> IndexFinder:
@@ -270,9 +285,13 @@ class IndexFinder:
 
     # -- work --------------------------------------------------------------------------------
 
-    def _evaluator(self, name: NormalizedName) -> Evaluator:
+    def _evaluator(self, name: NormalizedName, page: _Page) -> Evaluator:
         return Evaluator(
-            name, self.target, self._shared.settings.exclude_newer, tag_parts=self._tag_parts
+            name,
+            self.target,
+            self._shared.settings.exclude_newer,
+            tag_parts=self._tag_parts,
+            parsed=page.parsed,
         )
 
     def _fetch(self, name: NormalizedName) -> _Page:
@@ -302,7 +321,14 @@ class IndexFinder:
 
     def _judge(self, name: NormalizedName, page: _Page) -> FindResult:
         """The page's files judged for this finder's target: the best file of each release."""
-        accepted, rejected = self._evaluator(name).evaluate_all(page.raws)
+        evaluator = self._evaluator(name, page)
+        if not page.prepared:
+            page.prepared.append(evaluator.prepare(page.raws))
+        kept, early = page.prepared[0]
+        accepted, rejected = evaluator.evaluate_prepared(kept)
+        rejected = [*early, *rejected]
+        with self._results_lock:
+            self._accepted.setdefault(name, accepted)
         rejections = [*page.rejections, *((r.filename, r.reason) for r in rejected)]
         chosen = [_with_local_hash(f) for f in best_per_version(accepted)]
         return FindResult(tuple(chosen), page.index, tuple(rejections))
@@ -310,7 +336,9 @@ class IndexFinder:
     def usable_files(self, name: NormalizedName) -> list[DistFile]:
         """Every file of ``name`` this finder's target can use (not only the best of each
         release), with its hash: what a lock lists for the target."""
-        accepted, _ = self._evaluator(name).evaluate_all(self._page(name).result().raws)
+        self.find_result(name)
+        with self._results_lock:
+            accepted = self._accepted[name]
         return [_with_local_hash(f) for f in accepted]
 
     def _all_find_links(self) -> tuple[RawFile, ...]:

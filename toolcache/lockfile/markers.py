@@ -32,13 +32,15 @@ def _atoms(targets: Sequence[LockTarget]) -> list[tuple[str, int]]:
     versions = sorted({t.python for t in targets})
     for version in versions:
         text = f"{version[0]}.{version[1]}"
-        atoms.append(
-            (f"python_version == '{text}'", _mask(targets, [t.python == version for t in targets]))
-        )
         if version != versions[0]:
             below = _mask(targets, [t.python < version for t in targets])
             atoms.append((f"python_version < '{text}'", below))
             atoms.append((f"python_version >= '{text}'", everything & ~below))
+    for version in versions:
+        text = f"{version[0]}.{version[1]}"
+        atoms.append(
+            (f"python_version == '{text}'", _mask(targets, [t.python == version for t in targets]))
+        )
     return atoms
 
 

@@ -258,6 +258,7 @@ class Planner:
                 finder,
                 prereleases=self.prerelease,  # type: ignore[arg-type]
                 required=lambda t: t in must,
+                progress=self._say,
             )
         if not results and dropped:
             raise ResolutionError(dropped[0][1])
