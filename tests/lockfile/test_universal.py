@@ -26,7 +26,7 @@ from toolcache.lockfile.targets import LockTarget
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 DEFAULT = lock_targets.for_tool(None, None)
 
