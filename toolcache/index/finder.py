@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from toolcache.index import disk, urls
 from toolcache.index.client import IndexClient
@@ -333,13 +334,13 @@ class IndexFinder:
         chosen = [_with_local_hash(f) for f in best_per_version(accepted)]
         return FindResult(tuple(chosen), page.index, tuple(rejections))
 
-    def usable_files(self, name: NormalizedName) -> list[DistFile]:
-        """Every file of ``name`` this finder's target can use (not only the best of each
-        release), with its hash: what a lock lists for the target."""
+    def usable_files(self, name: NormalizedName, version: Version) -> list[DistFile]:
+        """Every file of release ``version`` of ``name`` this finder's target can use (not
+        only the best one), with its hash: what a lock lists for the target."""
         self.find_result(name)
         with self._results_lock:
             accepted = self._accepted[name]
-        return [_with_local_hash(f) for f in accepted]
+        return [_with_local_hash(f) for f in accepted if f.version == version]
 
     def _all_find_links(self) -> tuple[RawFile, ...]:
         shared = self._shared

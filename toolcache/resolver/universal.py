@@ -117,7 +117,7 @@ def _files_for(
 ) -> dict[NormalizedName, tuple[DistFile, ...]]:
     out: dict[NormalizedName, tuple[DistFile, ...]] = {}
     for package in resolution.packages:
-        usable = [f for f in finder.usable_files(package.name) if f.version == package.version]
+        usable = finder.usable_files(package.name, package.version)
         wheels = sorted((f for f in usable if f.kind == "wheel"), key=lambda f: f.filename)
         sdists = sorted((f for f in usable if f.kind == "sdist"), key=lambda f: f.filename)
         out[package.name] = tuple(wheels) if wheels else tuple(sdists[:1])
