@@ -143,6 +143,14 @@ def test_25_targets_resolve_once_per_distinct_answer(
         ("helper", "2.0"): "python_version >= '3.12'",
         ("tooly", "1.0"): None,
     }
+    (tooly,) = [p for p in document["packages"] if p["name"] == "tooly"]
+    # Each dependency names one entry: with a version where the lock lists it twice.
+    assert tooly["dependencies"] == [
+        {"name": "backport"},
+        {"name": "colorish"},
+        {"name": "helper", "version": "1.0"},
+        {"name": "helper", "version": "2.0"},
+    ]
     by_name = {t.name: t for t in DEFAULT}
     assert _selected(document, by_name["cpython-3.10-x86_64-pc-windows-msvc"]) == {
         "tooly==1.0", "helper==1.0", "backport==1.0", "colorish==0.3",

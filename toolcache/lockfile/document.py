@@ -139,7 +139,7 @@ class _Entry:
     version: str
     targets: set[LockTarget]
     files: dict[str, DistFile]
-    dependencies: set[str]
+    dependencies: set[tuple[str, str]]  # (name, version) as resolved beside it
 
 
 def _check_markers_separate(results: Sequence[TargetResolution]) -> None:
@@ -196,13 +196,17 @@ def render(
     targets = sorted({r.target for r in results})
     entries: dict[tuple[str, str], _Entry] = {}
     for result in results:
+        pinned = {str(p.name): str(p.version) for p in result.resolution.packages}
         for pkg in result.resolution.packages:
             release = (str(pkg.name), str(pkg.version))
             entry = entries.setdefault(release, _Entry(*release, set(), {}, set()))
             entry.targets.add(result.target)
-            entry.dependencies.update(pkg.dependencies)
+            entry.dependencies.update((str(d), pinned[str(d)]) for d in pkg.dependencies)
             for f in result.files[pkg.name]:
                 entry.files.setdefault(f.filename, f)
+    versions: dict[str, int] = {}
+    for name, _ in entries:
+        versions[name] = versions.get(name, 0) + 1
     packages: list[dict[str, Any]] = []
     for release in sorted(entries, key=lambda k: (k[0], Version(k[1]))):
         entry = entries[release]
@@ -223,7 +227,15 @@ def render(
         if len(indexes) == 1:
             table["index"] = indexes.pop()
         if entry.dependencies:
-            table["dependencies"] = [{"name": d} for d in sorted(entry.dependencies)]
+            # Enough to find the entry without ambiguity: the version only where the lock
+            # lists the dependency more than once.
+            table["dependencies"] = [
+                {"name": d, "version": v} if versions[d] > 1 else {"name": d}
+                for d, v in sorted(
+                    {(d, v if versions[d] > 1 else "") for d, v in entry.dependencies},
+                    key=lambda dv: (dv[0], Version(dv[1]) if dv[1] else Version("0")),
+                )
+            ]
         if sdist is not None:
             table["sdist"] = sdist
         if wheels:
