@@ -231,7 +231,7 @@ def test_environments_normalised(tmp_path: Path) -> None:
             """\
 environments:
   python: [cp3.12, CPython3.11, PyPy3.10, pp3.9, 3.10, 3.8]
-  platforms: ["  X86_64-Manylinux_2_28 ", Linux]
+  platforms: ["  X86_64-Manylinux_2_28 ", macos, x86_64-unknown-linux-musl]
 tools:
   lint:
     from: ruff
@@ -242,9 +242,18 @@ tools:
     )
     assert manifest.environments == Environments(
         python=("3.12", "3.11", "pypy3.10", "pypy3.9", "3.10", "3.8"),
-        platforms=("x86_64-manylinux_2_28", "linux"),
+        platforms=("x86_64-manylinux_2_28", "aarch64-apple-darwin", "x86_64-musllinux_1_2"),
         line=1,
     )
+    # One name per platform however it is spelt: `linux` is x86_64-manylinux_2_28.
+    with pytest.raises(ManifestError, match=r"'linux' is listed twice \(first as 'x86_64"):
+        load(
+            write(
+                tmp_path,
+                "environments:\n  platforms: [x86_64-manylinux_2_28, linux]\n"
+                "tools:\n  lint: ruff\n",
+            )
+        )
     # An unquoted YAML float keeps its source text: 3.10, not 3.1.
     assert manifest.tools["lint"].environments is not None
     assert manifest.tools["lint"].environments.python == ("3.10",)

@@ -52,7 +52,6 @@ TOP_KEYS = (
 TOOL_KEYS = ("from", "with", "run", "python", "environments")
 ENVIRONMENT_KEYS = ("python", "platforms")
 TOOL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
-_MINOR_VERSION = re.compile(r"^(cpython|cp|pypy|pp)?3\.(\d+)$", re.IGNORECASE)
 #: The oldest Python minor toolcache manages (the probe refuses older interpreters).
 _OLDEST_MINOR = 8
 
@@ -425,16 +424,18 @@ class _Parser:
         self, entries: list[tuple[str, yaml.Node]], what: str
     ) -> list[tuple[str, yaml.Node]]:
         """Entries normalised to ``3.12`` (CPython) or ``pypy3.10``; wrong ones are reported."""
+        from toolcache.lockfile.targets import parse_python, python_text
+
         out: list[tuple[str, yaml.Node]] = []
         seen: dict[str, str] = {}
         for text, node in entries:
-            match = _MINOR_VERSION.match(text)
-            if not match:
+            try:
+                implementation, python = parse_python(text)
+            except ToolcacheError:
                 self.problem(node, f"{what}: {text!r} is not a minor version like 3.12 or pypy3.10")
                 continue
-            prefix, minor = (match.group(1) or "").lower(), int(match.group(2))
-            version = f"{'pypy' if prefix in {'pypy', 'pp'} else ''}3.{minor}"
-            if minor < _OLDEST_MINOR:
+            version = python_text(implementation, python)
+            if python < (3, _OLDEST_MINOR):
                 self.problem(
                     node,
                     f"{what}: {text!r} is older than 3.{_OLDEST_MINOR}, the oldest "
@@ -451,14 +452,13 @@ class _Parser:
         self, entries: list[tuple[str, yaml.Node]], what: str
     ) -> list[tuple[str, yaml.Node]]:
         """Entries stripped and lower-cased; each must be a platform ``target_for`` accepts."""
-        from toolcache.platforms import _parse_platform  # only manifests that name platforms
+        from toolcache.lockfile.targets import canonical_platform
 
         out: list[tuple[str, yaml.Node]] = []
         seen: dict[str, str] = {}
         for text, node in entries:
-            platform = text.strip().lower()
             try:
-                _parse_platform(text)
+                platform = canonical_platform(text)
             except ToolcacheError as exc:
                 self.problem(node, f"{what}: {exc}")
                 continue

@@ -155,14 +155,15 @@ def for_tool(request: str | None, environments: Environments | None) -> tuple[Lo
     )
     kept = [p for p in pythons if _allowed(request, *p)]
     if not kept:
-        wanted = ", ".join(sorted({_text(i, v) for i, v in pythons}))
+        wanted = ", ".join(sorted({python_text(i, v) for i, v in pythons}))
         raise ToolcacheError(
             f"python request {request!r} allows none of the lock's Python versions ({wanted})"
         )
     return tuple(sorted({LockTarget(i, v, p) for i, v in kept for p in platforms}))
 
 
-def _text(implementation: str, python: tuple[int, int]) -> str:
+def python_text(implementation: str, python: tuple[int, int]) -> str:
+    """``3.12`` for CPython, ``pypy3.10`` for PyPy: how the manifest names a Python."""
     return LockTarget(implementation, python, "").python_text
 
 
@@ -190,7 +191,7 @@ def describe(targets: Sequence[LockTarget]) -> str:
     pythons = sorted({(t.implementation, t.python) for t in targets})
     platforms = sorted({t.platform for t in targets})
     return (
-        ", ".join(_text(i, v) for i, v in pythons) + " on " + ", ".join(platforms)
+        ", ".join(python_text(i, v) for i, v in pythons) + " on " + ", ".join(platforms)
         if targets
         else "nothing"
     )
