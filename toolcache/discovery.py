@@ -312,27 +312,6 @@ def _candidates() -> tuple[list[_Candidate], list[_Candidate], list[_Candidate]]
     return on_path, folders, system
 
 
-def find_interpreter_with_hash(
-    request: str | None, interpreter_hash: str, cache_root: Path
-) -> Interpreter | None:
-    """An interpreter that satisfies ``request`` and has exactly ``interpreter_hash``, if any.
-
-    Used to keep the interpreter a lock was made for when several on the machine satisfy the
-    request and another one happens to come first (PATH differs between a shell and a hook,
-    for example), so the lock does not flip between them.
-    """
-    parsed = parse_request(request)
-    if parsed.default or parsed.path is not None:
-        return None  # these name one interpreter; there is nothing to choose between
-    search = _Search(parsed, cache_root)
-    on_path, folders, system = _candidates()
-    for candidate in [*on_path, *folders, *system]:
-        found = search.check(candidate)
-        if found is not None and found.hash == interpreter_hash:
-            return found
-    return None
-
-
 def find_interpreter(request: str | None, cache_root: Path) -> Interpreter:
     """The interpreter a request names.
 
