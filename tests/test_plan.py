@@ -267,7 +267,21 @@ def test_described_target_resolves_for_another_machine(
     )  # fmt: skip
     doc = json.loads(proc.stdout)
     assert doc["tools"]["n"]["packages"] == [{"name": "native", "version": "1.0"}]
-    assert doc["tools"]["n"]["python"].startswith("CPython 3.12.0")
+    assert doc["tools"]["n"]["python"] == "CPython 3.12.x on x86_64-manylinux_2_28 (described)"
+    assert doc["key"].startswith("toolcache-v1-linux-x86_64-")
+
+
+def test_described_target_key_names_its_platform(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    fill_index(local_index, dists)
+    manifest = write_manifest(tmp_path / "p", local_index.url, "tools:\n  x: fmtme\n")
+    args = ("plan", "-m", str(manifest), "--format", "json", "--python-version", "3.13")
+    mac = json.loads(cli(*args, "--platform", "aarch64-apple-darwin", cwd=tmp_path).stdout)
+    win = json.loads(cli(*args, "--platform", "windows", cwd=tmp_path).stdout)
+    assert mac["restore-prefix"] == "toolcache-v1-darwin-arm64-"
+    assert win["restore-prefix"] == "toolcache-v1-win32-amd64-"
+    assert mac["tools"]["x"]["lock-status"] != "frozen"
 
 
 def test_credentials_never_in_output_or_lock(tmp_path: Path, dists: Dists) -> None:

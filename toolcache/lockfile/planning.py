@@ -136,10 +136,9 @@ class Planner:
                 "any-patch": target.any_patch,
             }
         )
-        description = (
-            f"{m['platform_python_implementation']} {m['python_full_version']}"
-            f" ({m['sys_platform']} {m['platform_machine']}, described)"
-        )
+        shown = m["python_version"] + ".x" if target.any_patch else m["python_full_version"]
+        platform = lock_targets.canonical_platform(self.platform or "linux")
+        description = f"{m['platform_python_implementation']} {shown} on {platform} (described)"
         return TargetChoice(description, keys.InterpreterHash(digest), target, None)
 
     def _lock_target(self, choice: TargetChoice) -> lock_targets.LockTarget:
