@@ -230,3 +230,23 @@ def test_a_fresh_lock_is_used_offline_without_resolving(
     assert locked.status == "fresh"
     assert len(local_index.requests) == requests
     assert path.read_bytes() == before
+
+
+def test_a_marker_inside_a_minor_version_is_locked_as_for_its_first_patch_and_said(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    local_index.add(
+        dists.wheel("tooly", "1.0", requires=["backport; python_full_version < '3.11.4'"])
+    )
+    local_index.add(dists.wheel("backport", "1.0"))
+    body = "environments:\n  python: ['3.11', '3.12']\n  platforms: [linux]\n"
+    document, said, _ = _lock(
+        tmp_path, local_index.url, body, python_version="3.12", platform="linux"
+    )
+    markers = {p["name"]: p.get("marker") for p in document["packages"]}
+    assert markers == {"backport": "python_version < '3.12'", "tooly": None}
+    warnings = [line for line in said if "holds on some" in line]
+    assert warnings == [
+        "warning: 'python_full_version < \"3.11.4\"' holds on some 3.11 releases only: "
+        "locked as for 3.11.0"
+    ]

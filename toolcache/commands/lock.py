@@ -33,8 +33,15 @@ def lock(
         output=output,
     )
     rows = [
-        [t.tool.name, t.status, str(len(t.selection.packages)), str(t.lock.path)]
+        [
+            t.tool.name,
+            t.status,
+            str(len(t.lock.targets)),
+            str(len(t.selection.packages)),
+            str(t.lock.path),
+        ]
         for t in result.tools
     ]
-    output.result(table(rows, ["tool", "lock", "packages", "path"]))
+    # "packages": what this interpreter gets from the lock.
+    output.result(table(rows, ["tool", "lock", "targets", "packages", "path"]))
     return 0

@@ -14,6 +14,7 @@ Releases are assumed to declare the same dependencies in all their wheels, as uv
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -90,6 +91,20 @@ class _Answer:
     resolution: Resolution | None
     error: str | None = None
 
+    def patch_sensitive(self) -> list[str]:
+        """Markers the resolver asked about whose answer differs between the first and a late
+        patch release of the target's Python: the lock holds the ``X.Y.0`` answer."""
+        markers = self.target.markers
+        major_minor = markers["python_version"]
+        late = Target(markers={**markers, "python_full_version": f"{major_minor}.99"}, tags=())
+        return sorted(
+            str(marker)
+            for marker, extra, answer in list(self.target.seen_markers.values())
+            if marker is not None
+            and "python_full_version" in str(marker)
+            and late.marker_matches(marker, extra) != answer
+        )
+
     def holds_on(self, other: Target, finder: IndexFinder) -> bool:
         """Whether resolving for ``other`` would give the same releases (see module doc)."""
         for marker, extra, answer in list(self.target.seen_markers.values()):
@@ -126,8 +141,6 @@ def _files_for(
 
 def _transfer(resolution: Resolution, finder: IndexFinder) -> Resolution:
     """``resolution``'s releases with ``finder``'s target's best file of each."""
-    import dataclasses
-
     packages = []
     for package in resolution.packages:
         file = next(f for f in finder.find(package.name) if f.version == package.version)
@@ -167,8 +180,21 @@ def resolve_targets(
             except ResolutionError as exc:
                 found, error = None, str(exc)
             offers = {name: offer(watching.inner.find(name)) for name in sorted(watching.names)}
-            answers.append(_Answer(recording, offers, found, error))
+            answer = _Answer(recording, offers, found, error)
+            answers.append(answer)
             resolution = found
+            if found is not None and (sensitive := answer.patch_sensitive()):
+                resolution = dataclasses.replace(
+                    found,
+                    warnings=(
+                        *found.warnings,
+                        *(
+                            f"{marker!r} holds on some {lock_target.python_text} releases only: "
+                            f"locked as for {lock_target.python_text}.0"
+                            for marker in sensitive
+                        ),
+                    ),
+                )
         else:
             resolution, error = reused.resolution, reused.error
         if resolution is None:
