@@ -250,3 +250,32 @@ def test_a_marker_inside_a_minor_version_is_locked_as_for_its_first_patch_and_sa
         "warning: 'python_full_version < \"3.11.4\"' holds on some 3.11 releases only: "
         "locked as for 3.11.0"
     ]
+
+
+def test_a_tool_whose_requirement_applies_nowhere_is_an_error_not_an_empty_environment(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    _index(local_index, dists)
+    project = tmp_path / "project"
+    project.mkdir()
+    path = project / "tools.yaml"
+    path.write_text(
+        f"index-url: {local_index.url}\ntools:\n  x:\n    from: \"tooly; python_version < '3'\"\n",
+        encoding="utf-8",
+    )
+    loaded = manifest_mod.load(path)
+    planner = Planner(loaded, cache_root=tmp_path / "cache")
+    with pytest.raises(ResolutionError, match=r"applies to none of its targets"):
+        planner.lock_tool(loaded.tools["x"])
+    assert not (project / "tools.lock" / "pylock.x.toml").exists()
+
+    # Named targets must all be able to run the tool.
+    path.write_text(
+        f"index-url: {local_index.url}\n"
+        "environments:\n  python: ['3.10', '3.12']\n  platforms: [linux]\n"
+        "tools:\n  x:\n    from: \"tooly; python_version >= '3.11'\"\n",
+        encoding="utf-8",
+    )
+    loaded = manifest_mod.load(path)
+    with pytest.raises(ResolutionError, match=r"for cpython-3\.10-x86_64-manylinux_2_28: "):
+        Planner(loaded, cache_root=tmp_path / "cache").lock_tool(loaded.tools["x"])

@@ -242,6 +242,21 @@ class Planner:
 
         everything = sorted({*declared, *added})
         must = set(added) | (set(declared) if explicit else set())
+        # A target where the tool's own requirement does not apply cannot run it: never an
+        # empty environment whose command would be whatever is on PATH.
+        inapplicable: list[tuple[lock_targets.LockTarget, str]] = []
+        for target in list(everything):
+            if not target.target.marker_matches(tool.requirement.marker):
+                why = f"{tool.name}'s requirement '{tool.requirement}' does not apply there"
+                if target in must:
+                    raise ResolutionError(f"for {target.name}: {why}")
+                inapplicable.append((target, why))
+                everything.remove(target)
+        if not everything:
+            raise ResolutionError(
+                f"{tool.name}'s requirement '{tool.requirement}' applies to none of its "
+                f"targets ({lock_targets.describe(declared)})"
+            )
         self._say(f"resolving {tool.name} for {lock_targets.describe(everything)}")
         with IndexFinder(
             self.settings,
@@ -261,7 +276,7 @@ class Planner:
             )
         if not results and dropped:
             raise ResolutionError(dropped[0][1])
-        for target, why in dropped:
+        for target, why in [*inapplicable, *dropped]:
             first = why.splitlines()[0]
             self._say(f"warning: {tool.name} cannot be locked for {target.name}: {first}")
         for warning in sorted({w for r in results for w in r.resolution.warnings}):
