@@ -172,3 +172,28 @@ def test_a_lock_of_the_previous_format_is_stale_not_an_error(
     assert "Traceback" not in refused.stderr
     cli("plan", "-m", str(manifest), cwd=project)
     assert "format = 2" in lock.read_text(encoding="utf-8")
+
+
+def test_a_hand_edited_lock_is_stale_and_locked_again(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    """Editing a release's version and sha256 in a lock is noticed without the network:
+    --locked and --frozen refuse it, `lock --check` fails, the default mode locks again."""
+    fill_index(local_index, dists)
+    project = tmp_path / "project"
+    manifest = _manifest(project, local_index.url)
+    cli("lock", "-m", str(manifest), cwd=project)
+    lock = project / "tools.lock" / "pylock.x.toml"
+    original = lock.read_text(encoding="utf-8")
+    assert 'version = "2.0"' in original
+    edited = original.replace('version = "2.0"', 'version = "1.0"', 1)
+    lock.write_text(edited, encoding="utf-8")
+    for flag in ("--locked", "--frozen"):
+        refused = cli("plan", "-m", str(manifest), flag, cwd=project, check=False)
+        assert refused.returncode == 1, flag
+        assert "its packages were changed since it was locked" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    check = cli("lock", "-m", str(manifest), "--check", cwd=project, check=False)
+    assert check.returncode == 1
+    cli("lock", "-m", str(manifest), cwd=project)
+    assert lock.read_text(encoding="utf-8") == original

@@ -61,8 +61,8 @@ class LockedPackage:
 class ToolLock:
     """A lock as read. ``targets`` are all it covers, ``added`` those of them added for
     runners the manifest did not name; ``document`` is the parsed TOML (for selection).
-    ``outdated`` says why a lock of an older format must be made again (then only ``path``
-    and ``tool`` mean anything)."""
+    ``outdated`` says why the lock must be made again: its packages were changed since it
+    was locked, or it is of an older format (then only ``path`` and ``tool`` mean anything)."""
 
     path: Path
     tool: str
@@ -242,6 +242,11 @@ def render(
             table["wheels"] = wheels
         packages.append(table)
     environments = sorted({t.marker for t in targets})
+    body: dict[str, Any] = {
+        "environments": environments,
+        "requires-python": requires_python(targets),
+        "packages": packages,
+    }
     document: dict[str, Any] = {
         "lock-version": "1.0",
         "environments": environments,
@@ -253,6 +258,7 @@ def render(
                 "format": FORMAT,
                 "tool": tool,
                 "inputs-hash": keys.inputs_hash(inputs),
+                "packages-hash": packages_hash(body),
                 "targets": names(targets),
                 "added-targets": names(added),
                 "inputs": {k: v for k, v in inputs.items() if v is not None},
@@ -271,6 +277,19 @@ def write(path: Path, text: str) -> bool:
         pass
     atomic.write_bytes(path, text.encode("utf-8"))
     return True
+
+
+def packages_hash(document: Mapping[str, Any]) -> str:
+    """sha256 of what a lock says to install (``environments``, ``requires-python``,
+    ``packages``) in canonical TOML: a hand edit there makes the lock stale."""
+    import hashlib
+
+    import tomli_w
+
+    body = {
+        k: document[k] for k in ("environments", "requires-python", "packages") if k in document
+    }
+    return hashlib.sha256(tomli_w.dumps(body).encode("utf-8")).hexdigest()
 
 
 def read(path: Path) -> ToolLock | None:
@@ -293,9 +312,13 @@ def read(path: Path) -> ToolLock | None:
                 f"now {FORMAT}: one lock for many interpreters)"
             )
             return ToolLock(path, tool, keys.InputsHash(""), {}, (), (), {}, 0, why)
+        edited = None
+        if meta.get("packages-hash") != packages_hash(data):
+            edited = "its packages were changed since it was locked"
         return ToolLock(
             path=path,
             tool=tool,
+            outdated=edited,
             inputs_hash=keys.InputsHash(str(meta["inputs-hash"])),
             inputs=dict(meta["inputs"]),
             targets=tuple(parse_target(str(n)) for n in meta["targets"]),

@@ -175,7 +175,7 @@ class Planner:
         inputs = lock.lock_inputs(tool.requirements, view, declared, self.prerelease)
         reason = lock.staleness(existing, inputs)
         added: list[lock_targets.LockTarget] = []
-        if previous is not None and previous.outdated is None:
+        if previous is not None:
             added = [t for t in previous.added if t not in declared]
         if reason is None and existing is not None:
             try:
