@@ -370,6 +370,12 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         output.error("interrupted")
         return 130
+    except OSError as exc:
+        message = os_error_message(exc)
+        if message is None:
+            return _bug(exc, output)
+        output.error(message)
+        return 1
     except Exception as exc:  # a usage error (click's, vendored or not) or a bug
         show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
         if callable(show) and isinstance(exit_code, int):
@@ -380,6 +386,35 @@ def main(argv: list[str]) -> int:
     finally:
         output.close()  # a failed or interrupted (typer: exit 130) command's live display
     return code if isinstance(code, int) else 0
+
+
+#: Errors of the machine, not of toolcache, with what the user can do about each.
+_OS_HINTS = {
+    "ENOSPC": "the disk is full: free some space (`toolcache gc` frees environments) "
+    "or set TOOLCACHE_CACHE_DIR to a folder on another disk",
+    "EDQUOT": "the disk quota is used up: free some space or set TOOLCACHE_CACHE_DIR elsewhere",
+    "EROFS": "the file system is read-only: set TOOLCACHE_CACHE_DIR to a writable folder",
+    "EACCES": "check the folder's owner and permissions, or set TOOLCACHE_CACHE_DIR to a "
+    "folder you can write",
+    "EPERM": "check the folder's owner and permissions, or set TOOLCACHE_CACHE_DIR to a "
+    "folder you can write",
+    "ENAMETOOLONG": "the path is too long for this file system: use a shorter "
+    "TOOLCACHE_CACHE_DIR or project path",
+}
+
+
+def os_error_message(exc: OSError) -> str | None:
+    """One line for an OS error a user can meet (disk full, read-only, permission denied,
+    path too long), naming the path and what to do; None for anything else (a bug)."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    hint = _OS_HINTS.get(name)
+    if hint is None:
+        return None
+    if exc.filename:
+        return f"{exc.filename}: {exc.strerror or name} ({hint})"
+    return f"{exc.strerror or name} (the cache is {paths.cache_root()}; {hint})"
 
 
 def _bug(exc: BaseException, output: Output) -> int:
