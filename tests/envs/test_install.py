@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import Dists
 from tests.envs.locks import lock_tool
 from tests.support.index import LocalIndex
+from toolcache.envs import files as file_list
 from toolcache.envs import install, store, unpacked
 from toolcache.index import client as client_mod
 from toolcache.interpreter import probe
@@ -125,8 +126,23 @@ def test_linked_install_writes_what_installer_writes(tmp_path: Path) -> None:
     assert "../../../bin/demo," in record and f"{RECORD},," in record
 
 
-def test_linked_files_share_the_cache_inode_and_written_ones_do_not(tmp_path: Path) -> None:
+def test_installed_files_are_clones_an_edit_reaches_nothing_else(tmp_path: Path) -> None:
     _, linked, tree = install_both(tmp_path, make_wheel(tmp_path / "w"))
+    module = linked / "lib" / "python3.x" / "site-packages" / "demo" / "__init__.py"
+    cached = tree.files / "demo" / "__init__.py"
+    assert module.read_bytes() == cached.read_bytes()
+    assert module.stat().st_ino != cached.stat().st_ino
+    before = cached.read_bytes()
+    with module.open("ab") as f:
+        f.write(b"# edited\n")
+    assert cached.read_bytes() == before
+
+
+def test_hardlink_mode_shares_the_cache_inode_and_written_ones_do_not(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path / "w")
+    tree = unpacked.ensure(wheel, hashlib.sha256(wheel.read_bytes()).hexdigest(), tmp_path / "c")
+    linked = tmp_path / "b"
+    install.install_wheel(tree.root, layout_of(linked), tmp_path / "python", mode="hardlink")
     site = linked / "lib" / "python3.x" / "site-packages"
     module = site / "demo" / "__init__.py"
     assert module.stat().st_ino == (tree.files / "demo" / "__init__.py").stat().st_ino
@@ -217,7 +233,9 @@ def test_files_are_copied_where_links_cannot_be_made(
         raise OSError(errno.EXDEV, "Invalid cross-device link")
 
     monkeypatch.setattr(os, "link", cross_device)
-    install.install_wheel(tree.root, layout_of(tmp_path / "b"), tmp_path / "python")
+    install.install_wheel(
+        tree.root, layout_of(tmp_path / "b"), tmp_path / "python", mode="hardlink"
+    )
     monkeypatch.undo()
     install.install_wheel(wheel, layout_of(tmp_path / "a"), tmp_path / "python")
     assert len(calls) == 1  # the first failure switches the rest of the wheel to copies
@@ -226,7 +244,7 @@ def test_files_are_copied_where_links_cannot_be_made(
     assert module.stat().st_nlink == 1
 
 
-def test_built_environments_link_from_the_unpacked_cache(
+def test_built_environments_clone_from_the_unpacked_cache_and_list_their_files(
     tmp_path: Path, local_index: LocalIndex, dists: Dists
 ) -> None:
     local_index.add(dists.wheel("lintme", "2.0", console_scripts={"lintme": "lintme:main"}))
@@ -238,7 +256,18 @@ def test_built_environments_link_from_the_unpacked_cache(
     tree = unpacked.load(unpacked.tree_path(cache, package.sha256))
     assert tree is not None
     installed = next(env.path.glob("lib/*/site-packages/lintme/__init__.py"))
-    assert installed.stat().st_ino == (tree.files / "lintme" / "__init__.py").stat().st_ino
+    cached = tree.files / "lintme" / "__init__.py"
+    assert installed.read_bytes() == cached.read_bytes()
+    assert installed.stat().st_ino != cached.stat().st_ino
+    listed = file_list.read(env.path)
+    assert listed is not None
+    relative = installed.relative_to(env.path).as_posix()
+    assert listed[relative] == (
+        next(e.sha256 for e in tree.entries if e.path == "lintme/__init__.py"),
+        cached.stat().st_size,
+    )
+    assert "bin/lintme" in listed
+    assert file_list.check(env.path, full=True) == []
     proc = subprocess.run(
         [str(env.bin_dir / "lintme"), "x"], capture_output=True, text=True, check=False
     )

@@ -183,7 +183,7 @@ def test_interrupted_build_leaves_nothing_and_a_retry_succeeds(
     lock = project.lock("lintme==1.0")
     seen: list[Path] = []
 
-    def broken(wheel: Path, layout: install.Layout, python: Path) -> None:
+    def broken(wheel: Path, layout: install.Layout, python: Path, *, mode: str) -> None:
         assert python.exists()  # the venv was made
         seen.append(python)
         raise error("x.whl", "boom") if error is install.InstallError else error()

@@ -36,6 +36,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from toolcache import atomic, keys, mutex, paths
+from toolcache.envs import files as file_list
 from toolcache.envs import health, install, unpacked, venv
 from toolcache.envs import receipt as receipt_mod
 from toolcache.envs.store import Environment, env_path, lookup
@@ -240,12 +241,15 @@ def _build_into(
         trees.append(file)
     say(f"installing {len(trees)} packages")
     python = health.python_of(tmp)
-    # Linking is cheap; the threads overlap the files that are written (launchers, RECORD).
+    mode = install.link_mode()
+    placed: list[install.Placed] = []
+    # The threads overlap the files that are cloned or written (launchers, RECORD).
     with ThreadPoolExecutor(max_workers=max(1, min(MAX_INSTALLS, len(trees)))) as pool:
-        installs = [pool.submit(install.install_wheel, t, layout, python) for t in trees]
+        installs = [pool.submit(install.install_wheel, t, layout, python, mode=mode) for t in trees]
         with _cancel_on_error(pool):
             for future in installs:
-                future.result()
+                placed.extend(future.result())
+    file_list.write(tmp, placed)
     made = receipt_mod.Receipt(
         interpreter_hash=lock.interpreter,
         resolution_hash=lock.resolution,

@@ -1,8 +1,10 @@
 """Is a cached environment still usable? A reason string when not, None when it is.
 
-Checked on every ``lookup`` of an environment, so it reads two small files and stats three:
-the receipt, the ``home`` recorded in ``pyvenv.cfg``, the base interpreter file (its size and
-mtime against the receipt) and the environment's own ``python``. Standard library only.
+Checked on every ``lookup`` of an environment (not on the cache-hit path of ``run``): the
+receipt, the ``home`` recorded in ``pyvenv.cfg``, the base interpreter file (its size and
+mtime against the receipt), the environment's own ``python``, and every file against the
+environment's file list by type and size (``toolcache.envs.files``: a few milliseconds).
+Standard library only.
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ def check_receipt(env_dir: Path, receipt: receipt_mod.Receipt) -> str | None:
         return changed
     if not python_of(env_dir).exists():  # follows the link: a dangling one is missing
         return f"{python_of(env_dir)} is missing"
-    return None
+    from toolcache.envs import files
+
+    problems = files.check(env_dir)
+    return files.describe(problems) if problems else None
 
 
 def check(env_path: Path) -> str | None:

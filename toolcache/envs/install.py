@@ -8,12 +8,16 @@ relative to site-packages. On Windows the scripts are ``installer``'s launchers,
 environment's ``python.exe`` by absolute path.
 
 A wheel comes either as its archive (installed by ``installer``) or, on the build path, as its
-tree unpacked in the cache (``toolcache.envs.unpacked``): then every file is hard-linked into
-place (copied where links cannot be made) and only the launchers, rewritten ``#!python``
-scripts, ``INSTALLER`` and ``RECORD`` are written, laid out exactly as ``installer`` lays them
-out. Creating a file costs ~50 times a link here, and an environment is mostly files that are
-the same bytes as in the wheel. Linked files share their inode with the cache: nothing may
-write into an installed file in place (new files, like the ``.pyc`` written on use, are fine).
+tree unpacked in the cache (``toolcache.envs.unpacked``): then every file is cloned into place
+(a reflink where the file system has them, else a copy made in the kernel), and only the
+launchers, rewritten ``#!python`` scripts, ``INSTALLER`` and ``RECORD`` are written, laid out
+exactly as ``installer`` lays them out. No file is shared with the cache or with another
+environment, so an edit in one place never reaches another. ``TOOLCACHE_LINK_MODE=hardlink``
+hard-links instead (faster, as uv does by default; then an edit of an installed file edits the
+cache's copy too, which ``toolcache verify`` reports).
+
+Every file placed is reported with the sha256 and size its wheel's ``RECORD`` vouches for (or
+that of the bytes written, for the files made here): the environment's file manifest.
 """
 
 from __future__ import annotations
@@ -158,17 +162,24 @@ def _script_kind() -> str:
     return "win-amd64" if sys.maxsize > 2**32 else "win-ia32"
 
 
-def install_wheel(wheel: Path, layout: Layout, python: Path) -> None:
+#: A file placed in an environment: its absolute path, the sha256 its RECORD gives (urlsafe
+#: base64, as RECORD writes it) and its size.
+Placed = tuple[str, str, int]
+
+
+def install_wheel(
+    wheel: Path, layout: Layout, python: Path, *, mode: str = "clone"
+) -> list[Placed]:
     """Install ``wheel`` (an archive, or a tree unpacked by ``toolcache.envs.unpacked``) into
-    ``layout``. Safe to call for several wheels at once (distinct wheels write distinct files;
-    a clash raises InstallError). No bytecode is compiled (the interpreter may differ from this
-    one); the environment's ``python`` writes it on use."""
+    ``layout`` and return every file placed. Safe to call for several wheels at once
+    (distinct wheels write distinct files; a clash raises InstallError). No bytecode is
+    compiled (the interpreter may differ from this one); the environment's ``python`` writes
+    it on use."""
     if wheel.is_dir():
         tree = unpacked_mod.load(wheel)
         if tree is None:
             raise InstallError(wheel.name, f"{wheel} is not an unpacked wheel")
-        link_unpacked(tree, layout, python)
-        return
+        return link_unpacked(tree, layout, python, mode=mode)
     destination = RelocatableDestination(
         scheme_dict=layout.as_dict(),
         interpreter=str(python),
@@ -177,19 +188,94 @@ def install_wheel(wheel: Path, layout: Layout, python: Path) -> None:
     try:
         with WheelFile.open(wheel) as source:
             install(source, destination, additional_metadata={"INSTALLER": INSTALLER_NAME})
+            dist_info = source.dist_info_dir
+            purelib = source.read_dist_info("WHEEL").find("Root-Is-Purelib: true") >= 0
+        root = Path(layout.as_dict()["purelib" if purelib else "platlib"])
+        return _placed_from_record(root, root / dist_info / "RECORD")
     except (ValueError, KeyError, OSError) as exc:
         # installer raises InvalidWheelSource (a ValueError) and FileExistsError, among others
         raise InstallError(wheel.name, str(exc) or type(exc).__name__) from None
 
 
-class _Linker:
-    """Hard-links files into place; after a link fails across filesystems, copies instead."""
+def _placed_from_record(root: Path, record: Path) -> list[Placed]:
+    """The files a RECORD that ``installer`` just wrote lists (the RECORD itself hashed)."""
+    from installer.records import parse_record_file
 
-    def __init__(self) -> None:
-        self.copying = False
+    placed: list[Placed] = []
+    for path, hash_text, size in parse_record_file(record.read_text("utf-8").splitlines()):
+        target = os.path.normpath(root / path)
+        if hash_text:
+            digest = hash_text.split("=", 1)[1]
+            placed.append((target, digest, int(size)))
+        else:
+            data = Path(target).read_bytes()
+            sha = unpacked_mod.record_digest(hashlib.sha256(data).digest())
+            placed.append((target, sha, len(data)))
+    return placed
+
+
+#: How files are placed from the unpacked tree: "clone" (reflink, else copy) or "hardlink".
+LINK_MODES = ("clone", "hardlink")
+
+
+def link_mode() -> str:
+    mode = os.environ.get("TOOLCACHE_LINK_MODE", "clone").strip().lower() or "clone"
+    if mode == "copy":
+        return "clone"
+    if mode not in LINK_MODES:
+        raise ToolcacheError(
+            f"TOOLCACHE_LINK_MODE={mode!r}: expected one of {', '.join(LINK_MODES)}"
+        )
+    return mode
+
+
+_FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+
+
+def _clone(source: str, target: str) -> None:
+    """A new file at ``target`` with ``source``'s bytes and mode: a reflink where the file
+    system shares extents (btrfs, xfs, APFS via copyfile), else a kernel-side copy."""
+    with open(source, "rb") as src, open(target, "xb") as dst:
+        if sys.platform == "linux":
+            import fcntl
+
+            try:
+                fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+            except OSError:
+                _copy_fd(src, dst)
+        else:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    shutil.copymode(source, target)
+
+
+def _copy_fd(src: BinaryIO, dst: BinaryIO) -> None:
+    """Copy with ``copy_file_range``/``sendfile`` in the kernel, falling back to reads."""
+    size = os.fstat(src.fileno()).st_size
+    offset = 0
+    try:
+        while offset < size:
+            sent = os.copy_file_range(src.fileno(), dst.fileno(), size - offset)
+            if sent == 0:
+                break
+            offset += sent
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+    if offset < size:
+        src.seek(offset)
+        dst.seek(offset)
+        shutil.copyfileobj(src, dst, 1 << 20)
+
+
+class _Linker:
+    """Places files from the unpacked tree: clones them, or with ``hardlink`` links them
+    (copying after a link fails across filesystems)."""
+
+    def __init__(self, mode: str = "clone") -> None:
+        self.copying = mode != "hardlink"
 
     def place(self, source: str, target: str) -> None:
-        """Link (else copy) ``source`` at ``target``, which must not exist."""
+        """Link (else clone) ``source`` at ``target``, which must not exist."""
         if not self.copying:
             try:
                 os.link(source, target)
@@ -204,7 +290,7 @@ class _Linker:
                 return
         if os.path.lexists(target):
             raise FileExistsError(errno.EEXIST, "File already exists", target)
-        shutil.copy2(source, target)
+        _clone(source, target)
 
 
 def _make_executable(path: Path) -> None:
@@ -222,15 +308,19 @@ def _write_new(target: Path, data: bytes, *, executable: bool) -> str:
     return unpacked_mod.record_digest(hashlib.sha256(data).digest())
 
 
-def link_unpacked(tree: unpacked_mod.Unpacked, layout: Layout, python: Path) -> None:
+def link_unpacked(
+    tree: unpacked_mod.Unpacked, layout: Layout, python: Path, *, mode: str = "clone"
+) -> list[Placed]:
     """Install an unpacked wheel into ``layout`` as ``installer`` would install the archive:
     the same files at the same places, the same launchers, ``INSTALLER`` and a ``RECORD``
-    with paths relative to the root scheme. Files are linked from the tree."""
+    with paths relative to the root scheme. Files are cloned (or linked) from the tree.
+    Returns every file placed, with the hash and size the tree's RECORD vouches for."""
     schemes = {name: Path(p) for name, p in layout.as_dict().items()}
     root = tree.root_scheme
     records: list[tuple[Scheme, RecordEntry]] = []
+    placed: list[Placed] = []
     made: set[str] = set()
-    linker = _Linker()
+    linker = _Linker(mode)
 
     def folder_of(target: str) -> None:
         parent = os.path.dirname(target)
@@ -247,6 +337,7 @@ def link_unpacked(tree: unpacked_mod.Unpacked, layout: Layout, python: Path) -> 
             digest = _write_new(target, data, executable=True)
             entry_record = RecordEntry(filename, Hash("sha256", digest), len(data))
             records.append((Scheme("scripts"), entry_record))
+            placed.append((str(target), digest, len(data)))
         files = str(tree.files)
         dirs = {name: str(p) for name, p in schemes.items()}
         for entry in tree.entries:
@@ -262,11 +353,13 @@ def link_unpacked(tree: unpacked_mod.Unpacked, layout: Layout, python: Path) -> 
                 linker.place(source, target_name)
                 hash_, size = Hash("sha256", entry.sha256), entry.size
             records.append((Scheme(entry.scheme), RecordEntry(entry.path, hash_, size)))
+            placed.append((target_name, hash_.value, size))
         dist_info = schemes[root] / tree.dist_info
         installer_path = f"{tree.dist_info}/INSTALLER"
         digest = _write_new(dist_info / "INSTALLER", INSTALLER_NAME, executable=False)
         installer_record = RecordEntry(installer_path, Hash("sha256", digest), len(INSTALLER_NAME))
         records.append((Scheme(root), installer_record))
+        placed.append((str(dist_info / "INSTALLER"), digest, len(INSTALLER_NAME)))
         record_path = f"{tree.dist_info}/RECORD"
         records.append((Scheme(root), RecordEntry(record_path, None, None)))
 
@@ -278,6 +371,9 @@ def link_unpacked(tree: unpacked_mod.Unpacked, layout: Layout, python: Path) -> 
             return os.path.relpath(schemes[scheme], start=schemes[root]) + "/"
 
         with construct_record_file(records, prefix_for_scheme) as stream:
-            _write_new(dist_info / "RECORD", stream.read(), executable=False)
+            record_bytes = stream.read()
+        digest = _write_new(dist_info / "RECORD", record_bytes, executable=False)
+        placed.append((str(dist_info / "RECORD"), digest, len(record_bytes)))
     except OSError as exc:
         raise InstallError(tree.wheel, str(exc) or type(exc).__name__) from None
+    return placed

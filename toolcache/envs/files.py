@@ -1,0 +1,131 @@
+"""An environment's file list, and checking the environment against it.
+
+``toolcache-files.json`` at the environment's root lists every file the build placed (path
+relative to the environment, sha256 as ``RECORD`` writes it, size). The hashes come from the
+wheels' ``RECORD`` files, checked when each wheel was unpacked, and from the bytes written for
+the files made during the build (launchers, ``RECORD``, ``INSTALLER``): never from what is on
+disk later. Not listed, because they are the machine's own and remade on restore: the
+receipt, this list, ``pyvenv.cfg``, the interpreter links in ``bin`` (symlinks), the last-used stamp,
+and bytecode (``__pycache__``, ``*.pyc``) that the environment's ``python`` writes on use.
+
+``check`` compares an environment with its list: ``cheap`` stats every file (missing, size,
+type) and looks for files nobody listed; ``full`` also hashes every file. Standard library only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from toolcache import atomic
+
+FILENAME = "toolcache-files.json"
+FORMAT = 1
+#: Files at the environment's root that are not the build's to vouch for.
+_ROOT_OWN = frozenset(
+    {"pyvenv.cfg", "lib64", "toolcache-receipt.json", "toolcache-last-used", FILENAME}
+)
+_CHUNK = 1 << 20
+
+
+def write(env_dir: Path, placed: Iterable[tuple[str, str, int]]) -> None:
+    """Record ``placed`` (absolute path, RECORD-style sha256, size) for ``env_dir``."""
+    root = os.path.abspath(env_dir)
+    files = {}
+    for path, digest, size in placed:
+        relative = os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
+        if relative.startswith("../"):
+            raise ValueError(f"{path} is outside {env_dir}")
+        files[relative] = [digest, size]
+    document = {"format": FORMAT, "files": dict(sorted(files.items()))}
+    atomic.write_bytes(env_dir / FILENAME, json.dumps(document, separators=(",", ":")).encode())
+
+
+def read(env_dir: Path) -> dict[str, tuple[str, int]] | None:
+    """The list, or None when the environment has none (or one of another format)."""
+    try:
+        document = json.loads((env_dir / FILENAME).read_bytes())
+        if document.get("format") != FORMAT:
+            return None
+        return {str(k): (str(v[0]), int(v[1])) for k, v in document["files"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return None
+
+
+def _own(relative: str, st: os.stat_result, bin_name: str) -> bool:
+    """Files the list does not vouch for (see the module docstring). The interpreter links
+    are the symlinks in ``bin`` (a wheel installs no symlinks): ``python``, ``pypy3``, ..."""
+    if relative in _ROOT_OWN:
+        return True
+    parts = relative.split("/")
+    if "__pycache__" in parts or relative.endswith((".pyc", ".pyo")):
+        return True
+    return len(parts) == 2 and parts[0] == bin_name and stat.S_ISLNK(st.st_mode)
+
+
+def _walk(env_dir: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Every non-directory below ``env_dir`` (symlinks not followed), relative, with lstat."""
+    root = str(env_dir)
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if entry.name != "__pycache__":
+                    stack.append(entry.path)
+                continue
+            yield os.path.relpath(entry.path, root).replace(os.sep, "/"), st
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            sha.update(chunk)
+    return base64.urlsafe_b64encode(sha.digest()).decode("ascii").rstrip("=")
+
+
+def check(env_dir: Path, *, full: bool = False, limit: int = 5) -> list[str]:
+    """What is wrong with ``env_dir`` against its list (at most ``limit`` problems, then a
+    count); an empty list when it is intact."""
+    listed = read(env_dir)
+    if listed is None:
+        return [f"it has no file list ({FILENAME}): built by an older toolcache"]
+    bin_name = "Scripts" if os.name == "nt" else "bin"
+    problems: list[str] = []
+    seen: set[str] = set()
+    for relative, st in _walk(env_dir):
+        if _own(relative, st, bin_name):
+            continue
+        seen.add(relative)
+        expected = listed.get(relative)
+        if expected is None:
+            problems.append(f"{relative} was added")
+        elif not stat.S_ISREG(st.st_mode):
+            problems.append(f"{relative} is not a regular file")
+        elif st.st_size != expected[1]:
+            problems.append(f"{relative} was changed (size {st.st_size}, not {expected[1]})")
+        elif full and _digest(env_dir / relative) != expected[0]:
+            problems.append(f"{relative} was changed (its sha256 differs)")
+    problems.extend(f"{relative} is missing" for relative in sorted(set(listed) - seen))
+    if len(problems) > limit:
+        problems = [*problems[:limit], f"and {len(problems) - limit} more"]
+    return problems
+
+
+def describe(problems: list[str]) -> str:
+    """One line: ``3 files damaged: a was changed (...); b is missing; ...``."""
+    return "damaged: " + "; ".join(problems)
