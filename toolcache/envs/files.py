@@ -5,8 +5,8 @@ relative to the environment, sha256 as ``RECORD`` writes it, size). The hashes c
 wheels' ``RECORD`` files, checked when each wheel was unpacked, and from the bytes written for
 the files made during the build (launchers, ``RECORD``, ``INSTALLER``): never from what is on
 disk later. Not listed, because they are the machine's own and remade on restore: the
-receipt, this list, ``pyvenv.cfg``, the interpreter links in ``bin`` (symlinks), the last-used stamp,
-and bytecode (``__pycache__``, ``*.pyc``) that the environment's ``python`` writes on use.
+receipt, this list, ``pyvenv.cfg``, the interpreter links in ``bin`` (symlinks), the last-used
+stamp, and bytecode (``__pycache__``, ``*.pyc``) that the environment's ``python`` writes on use.
 
 ``check`` compares an environment with its list: ``cheap`` stats every file (missing, size,
 type) and looks for files nobody listed; ``full`` also hashes every file. Standard library only.
