@@ -322,6 +322,34 @@ def list_command(
 
 
 @app.command()
+def verify(
+    full: Annotated[
+        bool, typer.Option("--full", help="Hash every file too (and the cached wheels).")
+    ] = False,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Remove what is damaged; rebuild the manifest's.")
+    ] = False,
+    manifest: Annotated[
+        Path | None,
+        typer.Option("-m", "--manifest", help="With --repair: build its tools' environments."),
+    ] = None,
+    cache_dir: CacheOpt = None,
+) -> None:
+    """Check every environment and unpacked wheel against what vouches for it."""
+    from toolcache.commands.verify import verify as run_verify
+
+    raise typer.Exit(
+        run_verify(
+            cache_root=cache_dir or paths.cache_root(),
+            full=full,
+            repair=repair,
+            manifest_path=manifest,
+            output=Output(),
+        )
+    )
+
+
+@app.command()
 def gc(
     max_age: Annotated[
         str | None,

@@ -141,6 +141,39 @@ def load(root: Path) -> Unpacked | None:
     return found
 
 
+def check(tree: Unpacked, *, full: bool = False) -> str | None:
+    """Why the tree's files are no longer what its wheel's RECORD says, or None: a file
+    missing or of another size, or (``full``) of another sha256."""
+    files = str(tree.files)
+    for entry in tree.entries:
+        path = f"{files}/{entry.source}"
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return f"{entry.source} is missing"
+        if not stat.S_ISREG(st.st_mode) or st.st_size != entry.size:
+            return f"{entry.source} was changed (size {st.st_size}, not {entry.size})"
+        if full:
+            sha = hashlib.sha256()
+            with open(path, "rb") as f:
+                while chunk := f.read(_CHUNK):
+                    sha.update(chunk)
+            if record_digest(sha.digest()) != entry.sha256:
+                return f"{entry.source} was changed (its sha256 differs)"
+    return None
+
+
+def trees(cache_root: Path) -> list[Path]:
+    """Every unpacked tree in the cache (complete or not; temporaries left out)."""
+    base = paths.wheel_cache_dir(cache_root) / "unpacked"
+    try:
+        return sorted(
+            p for p in base.glob("??/*") if p.is_dir() and not p.name.startswith(TMP_PREFIX)
+        )
+    except OSError:
+        return []
+
+
 def ensure(wheel: Path, sha256: str, cache_root: Path) -> Unpacked:
     """``wheel`` (whose file has ``sha256``) unpacked in the cache: found, else unpacked now.
 

@@ -1,0 +1,173 @@
+"""An edit in one environment reaches no other; `verify` finds damage and `--repair` heals it.
+
+Real wheels on a real index on 127.0.0.1, real environments built by the CLI in subprocesses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Dists
+from tests.support.index import LocalIndex
+
+TOOL = """\
+import sys
+
+def main():
+    print("lintme", __import__("helper").VALUE)
+    return 0
+"""
+
+
+def _fill(index: LocalIndex, dists: Dists) -> None:
+    index.add(
+        dists.wheel(
+            "lintme",
+            "1.0",
+            requires=["helper"],
+            console_scripts={"lintme": "lintme:main"},
+            files={"lintme/__init__.py": TOOL},
+        )
+    )
+    index.add(
+        dists.wheel("fmtme", "1.0", requires=["helper"], console_scripts={"fmtme": "fmtme:main"})
+    )
+    index.add(dists.wheel("helper", "1.0", files={"helper/__init__.py": "VALUE = 'pristine'\n"}))
+
+
+def _manifest(tmp_path: Path, index: LocalIndex) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    manifest = project / "tools.yaml"
+    manifest.write_text(
+        f"index-url: {index.url}\npython: {sys.executable}\n"
+        "environments:\n  python: ['3.11']\n  platforms: [linux]\n"
+        "tools:\n  lint: lintme\n  fmt: fmtme\n",
+        encoding="utf-8",
+    )
+    return manifest
+
+
+def _cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "toolcache", *args],
+        cwd=cwd,
+        env={**os.environ, "TOOLCACHE_NO_FAST_PATH": "1", **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _helper_files(cache: Path) -> list[Path]:
+    return sorted(cache.glob("envs/*/*/lib/*/site-packages/helper/__init__.py"))
+
+
+pytestmark = pytest.mark.skipif(
+    sys.version_info[:2] != (3, 11), reason="the manifest's environments name CPython 3.11"
+)
+
+
+def test_an_edited_file_reaches_no_other_environment_and_verify_finds_it(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    _fill(local_index, dists)
+    manifest = _manifest(tmp_path, local_index)
+    cwd = manifest.parent
+    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+    assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).stdout == "lintme pristine\n"
+    (edited,) = _helper_files(cache)
+    with edited.open("a", encoding="utf-8") as f:
+        f.write("VALUE = 'edited'\n")
+
+    # A second tool with the same helper, built after the edit, gets the wheel's bytes.
+    assert _cli("run", "-m", str(manifest), "fmt", cwd=cwd).returncode == 0
+    other = [p for p in _helper_files(cache) if p != edited]
+    assert [p.read_text(encoding="utf-8") for p in other] == ["VALUE = 'pristine'\n"]
+
+    found = _cli("verify", cwd=cwd)
+    assert found.returncode == 1
+    assert "helper/__init__.py was changed (size" in found.stdout
+    assert found.stdout.count("damaged environment") == 1  # only the edited one
+    assert "Traceback" not in found.stderr
+
+    # A lookup (any command but the cache-hit path of run) refuses it and builds it again.
+    again = _cli("run", "-m", str(manifest), "lint", cwd=cwd, env={"TOOLCACHE_PROGRESS": "1"})
+    assert again.stdout == "lintme pristine\n"
+    assert "replacing a broken environment: damaged: " in again.stderr
+    assert _cli("verify", "--full", cwd=cwd).returncode == 0
+
+
+def test_verify_repair_heals_missing_added_and_hashed_changes(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    _fill(local_index, dists)
+    manifest = _manifest(tmp_path, local_index)
+    cwd = manifest.parent
+    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+    assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).returncode == 0
+    (helper,) = _helper_files(cache)
+    site = helper.parent.parent
+    (site / "lintme" / "__init__.py").unlink()
+    (site / "evil.pth").write_text("import os\n", encoding="utf-8")
+    helper.write_text("VALUE = 'EDITED!!'\n", encoding="utf-8")  # the same size: only a hash sees it
+
+    cheap = _cli("verify", cwd=cwd)
+    assert cheap.returncode == 1
+    assert "lintme/__init__.py is missing" in cheap.stdout
+    assert "evil.pth was added" in cheap.stdout
+    full = _cli("verify", "--full", cwd=cwd)
+    assert "helper/__init__.py was changed (its sha256 differs)" in full.stdout
+
+    repaired = _cli("verify", "--repair", "-m", str(manifest), cwd=cwd)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "removed environment envs/" in repaired.stdout
+    assert "lint: envs/" in repaired.stdout and "is sound" in repaired.stdout
+    assert _cli("verify", "--full", cwd=cwd).returncode == 0
+    assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).stdout == "lintme pristine\n"
+
+
+def test_hardlink_mode_spreads_an_edit_to_the_cache_and_verify_says_where(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    _fill(local_index, dists)
+    manifest = _manifest(tmp_path, local_index)
+    cwd = manifest.parent
+    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+    hardlink = {"TOOLCACHE_LINK_MODE": "hardlink"}
+    assert _cli("run", "-m", str(manifest), "lint", cwd=cwd, env=hardlink).returncode == 0
+    (helper,) = _helper_files(cache)
+    with helper.open("a", encoding="utf-8") as f:
+        f.write("VALUE = 'edited'\n")
+    found = _cli("verify", cwd=cwd)
+    assert "damaged environment envs/" in found.stdout
+    assert "damaged unpacked wheel files-v1/unpacked/" in found.stdout
+    repaired = _cli("verify", "--repair", "-m", str(manifest), cwd=cwd, env=hardlink)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "removed unpacked wheel" in repaired.stdout
+    assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).stdout == "lintme pristine\n"
+
+
+def test_a_tampered_cached_wheel_is_found_by_verify_full(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    _fill(local_index, dists)
+    manifest = _manifest(tmp_path, local_index)
+    cwd = manifest.parent
+    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+    assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).returncode == 0
+    wheel = next(cache.glob("files-v1/??/*/helper-1.0-*.whl"))
+    wheel.write_bytes(wheel.read_bytes()[: wheel.stat().st_size // 2])
+    assert _cli("verify", cwd=cwd).returncode == 0  # sizes of environments and trees only
+    full = _cli("verify", "--full", cwd=cwd)
+    assert full.returncode == 1
+    assert f"damaged wheel {wheel.relative_to(cache).as_posix()}" in full.stdout
+    assert _cli("verify", "--full", "--repair", cwd=cwd).returncode == 0
+    assert not wheel.exists()
