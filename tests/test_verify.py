@@ -117,7 +117,8 @@ def test_verify_repair_heals_missing_added_and_hashed_changes(
     site = helper.parent.parent
     (site / "lintme" / "__init__.py").unlink()
     (site / "evil.pth").write_text("import os\n", encoding="utf-8")
-    helper.write_text("VALUE = 'EDITED!!'\n", encoding="utf-8")  # the same size: only a hash sees it
+    # The same size: only a hash sees it.
+    helper.write_text("VALUE = 'EDITED!!'\n", encoding="utf-8")
 
     cheap = _cli("verify", cwd=cwd)
     assert cheap.returncode == 1
