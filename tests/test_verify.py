@@ -172,3 +172,24 @@ def test_a_tampered_cached_wheel_is_found_by_verify_full(
     assert f"damaged wheel {wheel.relative_to(cache).as_posix()}" in full.stdout
     assert _cli("verify", "--full", "--repair", cwd=cwd).returncode == 0
     assert not wheel.exists()
+
+
+def test_export_refuses_an_environment_whose_files_changed(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    _fill(local_index, dists)
+    manifest = _manifest(tmp_path, local_index)
+    cwd = manifest.parent
+    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+    assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).returncode == 0
+    (helper,) = _helper_files(cache)
+    helper.write_text("VALUE = 'EDITED!!'\n", encoding="utf-8")  # same size as the wheel's
+    archives = tmp_path / "archives"
+    refused = _cli("export", "-m", str(manifest), "--tool", "lint", "--to", str(archives), cwd=cwd)
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "cannot export the environment of lint" in lines[0]
+    assert "helper/__init__.py was changed (its sha256 differs)" in lines[0]
+    assert not list(archives.glob("*.tar.zst"))
