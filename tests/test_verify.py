@@ -193,3 +193,28 @@ def test_export_refuses_an_environment_whose_files_changed(
     assert "cannot export the environment of lint" in lines[0]
     assert "helper/__init__.py was changed (its sha256 differs)" in lines[0]
     assert not list(archives.glob("*.tar.zst"))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "tampered"])
+def test_a_damaged_cached_wheel_is_downloaded_again_and_the_build_succeeds(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists, damage: str
+) -> None:
+    _fill(local_index, dists)
+    manifest = _manifest(tmp_path, local_index)
+    cwd = manifest.parent
+    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+    assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).returncode == 0
+    wheel = next(cache.glob("files-v1/??/*/helper-1.0-*.whl"))
+    if damage == "truncated":
+        wheel.write_bytes(wheel.read_bytes()[: wheel.stat().st_size // 2])
+    else:  # a valid wheel with other contents, its RECORD made to match them
+        other = dists.wheel("helper", "1.0", files={"helper/__init__.py": "VALUE = 'evil'\n"})
+        wheel.write_bytes(other.read_bytes())
+    for tree in cache.glob("files-v1/unpacked/*/*"):
+        subprocess.run(["rm", "-rf", str(tree)], check=True)
+    for env in cache.glob("envs/*/*"):
+        subprocess.run(["rm", "-rf", str(env)], check=True)
+    downloads = len([r for r in local_index.requests if r.path.endswith(wheel.name)])
+    again = _cli("run", "-m", str(manifest), "lint", cwd=cwd)
+    assert again.stdout == "lintme pristine\n", again.stderr
+    assert len([r for r in local_index.requests if r.path.endswith(wheel.name)]) == downloads + 1

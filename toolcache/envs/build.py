@@ -300,12 +300,20 @@ def _fetch(
 
 
 def _present_tree(cache_root: Path, package: LockedPackage) -> Path | None:
-    """The wheel's tree unpacked in the cache, when it is there (then the wheel file is not
-    needed: the tree was checked against it when it was unpacked)."""
+    """The wheel's tree unpacked in the cache, when it is there and its files still have the
+    sizes its RECORD gives (then the wheel file is not needed: the tree was checked against
+    it when it was unpacked). A damaged tree is removed, to be unpacked again."""
     if package.kind != "wheel":
         return None
-    tree = unpacked.tree_path(cache_root, package.sha256)
-    return tree if unpacked.load(tree) is not None else None
+    path = unpacked.tree_path(cache_root, package.sha256)
+    tree = unpacked.load(path)
+    if tree is None:
+        return None
+    if unpacked.check(tree) is None:
+        return path
+    with contextlib.suppress(OSError):
+        atomic.discard(path, unpacked.TMP_PREFIX + "damaged-")
+    return None
 
 
 def _fetch_and_unpack(
@@ -315,11 +323,21 @@ def _fetch_and_unpack(
     cache_root: Path,
     downloads: DownloadProgress | None = None,
 ) -> Path:
-    """A wheel's tree unpacked in the cache (see ``toolcache.envs.unpacked``), or an sdist."""
+    """A wheel's tree unpacked in the cache (see ``toolcache.envs.unpacked``), or an sdist.
+
+    A cached wheel that is not what its sha256 names (truncated, tampered) is removed and
+    downloaded again, once."""
     file = _fetch(client, lock, package, downloads)
     if package.kind != "wheel":
         return file
-    return unpacked.ensure(file, package.sha256, cache_root).root
+    try:
+        return unpacked.ensure(file, package.sha256, cache_root).root
+    except unpacked.WheelMismatch:
+        if package.url is None or not file.is_relative_to(paths.wheel_cache_dir(cache_root)):
+            raise
+        atomic.discard(file, unpacked.TMP_PREFIX + "damaged-")
+        file = _fetch(client, lock, package, downloads)
+        return unpacked.ensure(file, package.sha256, cache_root).root
 
 
 def _cached_file(cache_root: Path, package: LockedPackage) -> Path:

@@ -174,16 +174,25 @@ def trees(cache_root: Path) -> list[Path]:
         return []
 
 
+class WheelMismatch(UnpackError):
+    """The wheel file is not the one its sha256 names (a truncated or tampered cached file)."""
+
+
 def ensure(wheel: Path, sha256: str, cache_root: Path) -> Unpacked:
-    """``wheel`` (whose file has ``sha256``) unpacked in the cache: found, else unpacked now.
+    """``wheel`` (whose file must have ``sha256``) unpacked in the cache: found (and its files
+    still of the sizes its RECORD gives), else unpacked now from the wheel, whose sha256 is
+    checked first (``WheelMismatch``).
 
     Safe against concurrent callers, in threads or processes: each unpacks beside, the first
     rename wins and the others use its tree.
     """
     root = tree_path(cache_root, sha256)
     found = load(root)
-    if found is not None:
+    if found is not None and check(found) is None:
         return found
+    actual = _sha256_of(wheel)
+    if actual != sha256:
+        raise WheelMismatch(wheel.name, f"its sha256 is {actual}, not {sha256}")
     root.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale(root.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{sha256[:16]}-", dir=root.parent))
@@ -191,7 +200,7 @@ def ensure(wheel: Path, sha256: str, cache_root: Path) -> Unpacked:
         made = _unpack(wheel, tmp)
         tmp.chmod(0o777 & ~_UMASK)  # mkdtemp made it private; the tree is shared
         found = load(root)
-        if found is not None:
+        if found is not None and check(found) is None:
             return found  # another thread or process unpacked it meanwhile
         if root.exists():  # a tree of another format, or a broken one: replace it
             with contextlib.suppress(OSError):  # gone meanwhile: as good
@@ -207,6 +216,17 @@ def ensure(wheel: Path, sha256: str, cache_root: Path) -> Unpacked:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return dataclasses.replace(made, root=root)
+
+
+def _sha256_of(path: Path) -> str:
+    sha = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                sha.update(chunk)
+    except OSError as exc:
+        raise UnpackError(path.name, f"cannot read it ({exc.strerror})") from None
+    return sha.hexdigest()
 
 
 def _clean_stale(parent: Path) -> None:
