@@ -192,9 +192,17 @@ def test_contents_that_disagree_with_record_are_refused(tmp_path: Path) -> None:
         {"demo/__init__.py": b"evil = 1\n"},
         record_override={"demo/__init__.py": b"good = 1\n"},
     )
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
     with pytest.raises(unpacked.UnpackError, match="does not match RECORD"):
+        unpacked.ensure(wheel, sha, tmp_path / "cache")
+    assert list((tmp_path / "cache" / "files-v1" / "unpacked" / sha[:2]).iterdir()) == []
+
+
+def test_a_wheel_that_is_not_its_sha256_is_refused_before_unpacking(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path / "w", {"demo/__init__.py": b"x = 1\n"})
+    with pytest.raises(unpacked.WheelMismatch, match="its sha256 is"):
         unpacked.ensure(wheel, "ab" * 32, tmp_path / "cache")
-    assert list((tmp_path / "cache" / "files-v1" / "unpacked" / "ab").iterdir()) == []
+    assert not (tmp_path / "cache" / "files-v1" / "unpacked").exists()
 
 
 @pytest.mark.parametrize(
@@ -204,7 +212,7 @@ def test_contents_that_disagree_with_record_are_refused(tmp_path: Path) -> None:
 def test_unsafe_or_unplaceable_paths_are_refused(tmp_path: Path, path: str, reason: str) -> None:
     wheel = make_wheel(tmp_path / "w", {"demo/__init__.py": b"", path: b"x"})
     with pytest.raises(unpacked.UnpackError, match=reason):
-        unpacked.ensure(wheel, "cd" * 32, tmp_path / "cache")
+        unpacked.ensure(wheel, hashlib.sha256(wheel.read_bytes()).hexdigest(), tmp_path / "cache")
 
 
 def test_two_wheels_with_one_file_clash(tmp_path: Path) -> None:
