@@ -10,7 +10,8 @@ pins the resolution), one lock per tool, then builds the three environments, in 
   beforehand, not).
 - uv cold: empty ``--cache-dir``; warm: the cache kept. Each run is ``uv venv`` then
   ``uv pip install -r pylock.<tool>.toml`` for each tool, both processes timed.
-Both use this interpreter (``sys.executable``). Prints the median of each and the ratios.
+Both use this interpreter (``sys.executable``). Prints the median of each and the ratios, and
+what cloning files (the default: no file shared with the cache) costs over hard-linking them.
 """
 
 from __future__ import annotations
@@ -40,12 +41,16 @@ _BUILD = """\
 import json, sys, time
 from pathlib import Path
 from toolcache.lockfile import document as lock_mod
+from toolcache.lockfile.selection import select
 from toolcache.envs import store
 from toolcache.interpreter import probe
 
 cache = Path(sys.argv[1])
-locks = [lock_mod.read(Path(p)) for p in sys.argv[2:]]
 interpreter = probe(Path(sys.executable), cache)
+locks = [
+    select(lock_mod.read(Path(p)), interpreter.target(), interpreter.hash, "")
+    for p in sys.argv[2:]
+]
 start = time.perf_counter()
 for lock in locks:
     store.ensure(lock, interpreter, cache)
@@ -82,8 +87,11 @@ def settle() -> None:
     time.sleep(0.2)
 
 
-def toolcache_build(cache: Path, locks: list[Path], *, cold: bool) -> tuple[float, float]:
-    """(seconds in ``store.ensure``, seconds of the whole process)."""
+def toolcache_build(
+    cache: Path, locks: list[Path], *, cold: bool, mode: str = "clone"
+) -> tuple[float, float]:
+    """(seconds in ``store.ensure``, seconds of the whole process), files placed by ``mode``
+    (``TOOLCACHE_LINK_MODE``)."""
     shutil.rmtree(cache / "envs", ignore_errors=True)
     if cold:
         shutil.rmtree(cache / "files-v1", ignore_errors=True)
@@ -91,7 +99,7 @@ def toolcache_build(cache: Path, locks: list[Path], *, cold: bool) -> tuple[floa
     start = time.perf_counter()
     out = run(
         [sys.executable, "-c", _BUILD, str(cache), *map(str, locks)],
-        env={"PYTHONPATH": str(REPO)},
+        env={"PYTHONPATH": str(REPO), "TOOLCACHE_LINK_MODE": mode},
     )
     return float(json.loads(out)), time.perf_counter() - start
 
@@ -142,6 +150,9 @@ def main() -> int:
                 results.setdefault(f"tc process {state}", []).append(process)
                 uv = uv_build(work, uv_cache, locks, cold=state == "cold")
                 results.setdefault(f"uv {state}", []).append(uv)
+                if state == "warm":
+                    linked, _ = toolcache_build(tc_cache, locks, cold=False, mode="hardlink")
+                    results.setdefault("tc warm hardlink", []).append(linked)
         files = count_files(tc_cache / "envs")
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"{len(locks)} environments ({', '.join(TOOLS)}), {files} files, {args.runs} runs each")
@@ -156,7 +167,13 @@ def main() -> int:
             f"{tc / uv:6.2f}x {whole / uv:6.2f}x   {runs}"
         )
     warm = med["tc warm"] / med["uv warm"]
+    linked = med["tc warm hardlink"]
     print(f"warm ratio (toolcache / uv): {warm:.2f}x (target <= 1.5x)")
+    print(
+        f"files cloned (default) vs hard-linked (TOOLCACHE_LINK_MODE=hardlink), warm: "
+        f"{med['tc warm'] * 1000:.0f}ms vs {linked * 1000:.0f}ms "
+        f"({med['tc warm'] / linked:.2f}x; hard links share files with the cache)"
+    )
     return 0
 
 

@@ -111,3 +111,30 @@ def test_a_read_only_cache_is_one_line(
         line = _one_line(proc)
         assert "Read-only file system" in line
         assert "writable folder" in line
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_files_follow_the_umask_so_a_group_can_share_the_cache(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    manifest = _project(tmp_path, local_index, dists)
+    cache = tmp_path / "cache"
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os, sys, runpy; os.umask(0o002); sys.argv = sys.argv[1:];"
+         " runpy.run_module('toolcache', run_name='__main__')",
+         "toolcache", "run", "-m", str(manifest), "x"],
+        cwd=manifest.parent,
+        env={**os.environ, "TOOLCACHE_CACHE_DIR": str(cache), "TOOLCACHE_NO_FAST_PATH": "1"},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (env,) = [p for p in cache.glob("envs/*/*") if p.is_dir() and not p.name.startswith(".")]
+    made = {
+        "lock": manifest.parent / "tools.lock" / "pylock.x.toml",
+        "receipt": env / "toolcache-receipt.json",
+        "file list": env / "toolcache-files.json",
+        "wheel": next(cache.glob("files-v1/??/*/bulky-1.0-*.whl")),
+    }
+    modes = {name: oct(path.stat().st_mode & 0o777) for name, path in made.items()}
+    assert modes == dict.fromkeys(made, "0o664")
+    assert oct(env.stat().st_mode & 0o777) == "0o775"

@@ -14,6 +14,24 @@ if TYPE_CHECKING:
     from os import PathLike
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: Read once, on import (``os.umask`` is process-wide): files follow it, not mkstemp's 0600,
+#: so a cache shared by two users of one group works as their umask says.
+UMASK = _read_umask()
+FILE_MODE = 0o666 & ~UMASK
+
+
+def follow_umask(fd: int) -> None:
+    """Give a file made by ``mkstemp`` (0600) the mode a plain ``open`` would have."""
+    if os.name != "nt":
+        os.fchmod(fd, FILE_MODE)
+
+
 def write_bytes(path: str | PathLike[str], data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically, creating its folder when needed."""
     import contextlib
@@ -24,6 +42,7 @@ def write_bytes(path: str | PathLike[str], data: bytes) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
     try:
+        follow_umask(fd)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)

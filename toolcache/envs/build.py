@@ -134,7 +134,7 @@ def build(
                 say=say,
                 downloads=downloads,
             )
-            tmp.chmod(0o755)  # mkdtemp made it private; an environment is not
+            tmp.chmod(0o777 & ~atomic.UMASK)  # mkdtemp made it private; an environment is not
             try:
                 tmp.rename(target)
             except OSError:

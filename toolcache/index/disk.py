@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from toolcache import atomic
+
 PAGE_MAGIC = b"toolcache-page-v1\n"
 CHUNK = 1 << 16
 
@@ -91,6 +93,7 @@ class CachedPage:
 def temp_beside(directory: Path) -> Iterator[tuple[Path, IO[bytes]]]:
     """A temp file in ``directory`` removed unless it was moved away by the caller."""
     fd, name = tempfile.mkstemp(dir=directory, prefix=".download-")
+    atomic.follow_umask(fd)
     tmp = Path(name)
     f = os.fdopen(fd, "wb")
     try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from toolcache import atomic
 from toolcache.archive.contents import is_archive_name
 from toolcache.store import ArchiveKey, Download, Store, StoreError
 
@@ -79,6 +80,7 @@ class FolderStore(Store):
                 archive.replace(target)
                 return
             fd, name = tempfile.mkstemp(prefix=f".tmp-{target.name}-", dir=self.root)
+            atomic.follow_umask(fd)
             os.close(fd)
             tmp = Path(name)
             try:
