@@ -26,7 +26,6 @@ import errno
 import hashlib
 import io
 import os
-import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -230,41 +229,59 @@ def link_mode() -> str:
 
 
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+#: File systems (``st_dev``) that refused a reflink: not asked again in this process.
+_NO_REFLINK: set[int] = set()
 
 
 def _clone(source: str, target: str) -> None:
-    """A new file at ``target`` with ``source``'s bytes and mode: a reflink where the file
-    system shares extents (btrfs, xfs, APFS via copyfile), else a kernel-side copy."""
-    with open(source, "rb") as src, open(target, "xb") as dst:
-        if sys.platform == "linux":
-            import fcntl
-
-            try:
-                fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
-            except OSError:
-                _copy_fd(src, dst)
-        else:
-            shutil.copyfileobj(src, dst, 1 << 20)
-    shutil.copymode(source, target)
-
-
-def _copy_fd(src: BinaryIO, dst: BinaryIO) -> None:
-    """Copy with ``copy_file_range``/``sendfile`` in the kernel, falling back to reads."""
-    size = os.fstat(src.fileno()).st_size
-    offset = 0
+    """A new file at ``target`` with ``source``'s bytes and permission bits: a reflink where
+    the file system shares extents (btrfs, xfs), else a copy made in the kernel
+    (``copy_file_range``), else by reads and writes."""
+    src = os.open(source, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
-        while offset < size:
-            sent = os.copy_file_range(src.fileno(), dst.fileno(), size - offset)
-            if sent == 0:
-                break
-            offset += sent
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-            raise
-    if offset < size:
-        src.seek(offset)
-        dst.seek(offset)
-        shutil.copyfileobj(src, dst, 1 << 20)
+        st = os.fstat(src)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        dst = os.open(target, flags, st.st_mode & 0o777)
+        try:
+            if not _reflink(src, dst, st.st_dev):
+                _copy_fd(src, dst, st.st_size)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+def _reflink(src: int, dst: int, device: int) -> bool:
+    if sys.platform != "linux" or device in _NO_REFLINK:
+        return False
+    import fcntl
+
+    try:
+        fcntl.ioctl(dst, _FICLONE, src)
+    except OSError:
+        _NO_REFLINK.add(device)
+        return False
+    return True
+
+
+def _copy_fd(src: int, dst: int, size: int) -> None:
+    offset = 0
+    if hasattr(os, "copy_file_range"):
+        try:
+            while offset < size:
+                sent = os.copy_file_range(src, dst, size - offset)
+                if sent == 0:
+                    break
+                offset += sent
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+    os.lseek(src, offset, os.SEEK_SET)
+    os.lseek(dst, offset, os.SEEK_SET)
+    while chunk := os.read(src, 1 << 20):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view) :]
 
 
 class _Linker:
