@@ -7,10 +7,19 @@ listed entry exactly, so the receipt alone decides what may be written, and is c
 whole before anything else is read:
 
 - paths are relative, ``/``-separated, without empty, ``.`` or ``..`` parts, NUL or ``\\``;
+- every name can be created as spelled on Windows too (an archive made on Linux may be
+  restored there): no ``<>:"|?*`` or control characters, no trailing dot or space, no device
+  name (``CON``, ``nul.txt``, ``com1``), the rules of ``ntpath.isreserved``; the same holds
+  for the parts of a symlink's target;
+- names are compared as a file system that ignores case and Unicode normalization sees them
+  (macOS, Windows; see ``fold``): no two entries are the same name there (``Foo``/``foo``,
+  composed/decomposed ``é``), so no entry lands on another one;
 - every entry's parent is a directory listed before it (never a symlink), so nothing is ever
   written through a link;
 - a symlink's target is relative and, resolved against the archive's own symlinks, stays
-  inside the root (``bin/python3 -> python``, ``lib64 -> lib``);
+  inside the root (``bin/python3 -> python``, ``lib64 -> lib``); every part it walks through
+  is a listed folder or symlink, looked up folded, so ``UP/..`` cannot pass for a folder on
+  a case-insensitive file system where ``up`` is a symlink;
 - links to the base interpreter (``bin/python -> /usr/bin/python3.12``) are not stored as
   symlinks at all: they are ``interpreter`` entries without a target, which relocation makes
   point to the local interpreter;
@@ -28,8 +37,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+import unicodedata
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -56,6 +67,23 @@ SKIPPED_ROOT_FILES = frozenset({env_receipt.LAST_USED})
 RESERVED_ROOT_NAMES = SKIPPED_ROOT_FILES | {".pyvenv.cfg.tmp"}
 #: Rewritten by relocation: they must be plain files.
 ROOT_FILES = frozenset({"pyvenv.cfg", env_receipt.FILENAME})
+
+#: Characters Windows does not allow in a name (``ntpath.isreserved``; ``/`` and ``\\`` are
+#: separators, refused before).
+WINDOWS_RESERVED_CHARS = frozenset('<>:"|?*') | frozenset(map(chr, range(32)))
+#: Device names: reserved on Windows in any case, with any extension (``nul.txt``), trailing
+#: spaces before it ignored (``nul .txt``). ``ntpath.isreserved``'s list, with the ``COM0``
+#: and ``LPT0`` of Microsoft's naming rules.
+WINDOWS_DEVICE_NAMES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{port}{n}" for port in ("COM", "LPT") for n in "0123456789\xb9\xb2\xb3"}
+)
+
+#: Matches every path with a part ``windows_problem`` refuses (and some it does not): most
+#: paths are let through by this one search.
+_WINDOWS_SUSPECT = re.compile(
+    r'[<>:"|?*\x00-\x1f]|[. ](?:/|$)|(?:^|/)(?:con|prn|aux|nul|com|lpt)', re.IGNORECASE
+)
 
 EntryType = Literal["dir", "file", "symlink", "interpreter"]
 _TYPES: frozenset[str] = frozenset({"dir", "file", "symlink", "interpreter"})
@@ -196,6 +224,48 @@ def _entry(raw: object) -> Entry:
     return Entry(path, kind)
 
 
+def fold(path: str) -> str:
+    """``path`` as a file system that ignores case and Unicode normalization compares names.
+
+    Canonical caseless matching (Unicode D145: NFD, case folding, then NFC here), with upper
+    case taken before folding as NTFS compares names (so the dotless i, U+0131, meets ``i``):
+    ``Foo``, ``FOO`` and ``foo`` are one name, and so are a composed and a decomposed ``é``.
+    Meant to be stricter than each real file system (NTFS ignores case but not normalization;
+    APFS ignores normalization, and case by default; ``ß`` meets ``ss`` here only), so that
+    names one of them takes for one are one here. ``/`` is kept: the fold of a path is the
+    path of the folded parts.
+    """
+    if path.isascii():
+        return path.lower()
+    decomposed = unicodedata.normalize("NFD", path)
+    return unicodedata.normalize("NFC", decomposed.upper().casefold())
+
+
+def windows_problem(name: str) -> str | None:
+    """Why Windows cannot create a file or folder called ``name`` (one part of a path) as
+    spelled, or None: ``ntpath.isreserved``'s rules, checked on every platform since an
+    archive made here may be restored there."""
+    if name[-1:] in (".", " ") and name not in (".", ".."):
+        return f"{name!r} ends in a dot or space"
+    reserved = sorted(WINDOWS_RESERVED_CHARS.intersection(name))
+    if reserved:
+        return f"{reserved[0]!r} is a reserved character"
+    device = name.partition(".")[0].rstrip(" ").upper()
+    if device in WINDOWS_DEVICE_NAMES:
+        return f"{device} is a device name"
+    return None
+
+
+def same_name(path: str, other: str) -> str:
+    """The reason to refuse ``path`` beside ``other``, which folds the same (``fold``)."""
+    nfc = unicodedata.normalize
+    show = ascii if nfc("NFC", path) == nfc("NFC", other) else repr  # é composed or not
+    return (
+        f"{show(path)} and {show(other)} are one name where case or Unicode normalization "
+        "is ignored (macOS, Windows)"
+    )
+
+
 def check_path(path: str) -> str | None:
     """Why ``path`` may not name an entry, or None."""
     if not path or len(path) > MAX_PATH:
@@ -209,12 +279,30 @@ def check_path(path: str) -> str | None:
         return f"{path!r} contains '..'"
     if any(part in ("", ".") for part in parts):
         return f"{path!r} is not normalized"
+    if _WINDOWS_SUSPECT.search(path):
+        for part in parts:
+            problem = windows_problem(part)
+            if problem is not None:
+                return f"{path!r} cannot be created on Windows ({problem})"
     return None
 
 
-def resolve_link(link: str, target: str, symlinks: Mapping[str, str]) -> str | None:
+def resolve_link(
+    link: str,
+    target: str,
+    symlinks: Mapping[str, str],
+    directories: Collection[str] | None = None,
+) -> str | None:
     """Where symlink ``link -> target`` leads, relative to the root (``""`` is the root), with
-    the archive's other ``symlinks`` followed; None when it leaves the root or loops."""
+    the archive's other ``symlinks`` followed; None when it leaves the root or loops.
+
+    ``symlinks`` maps each symlink's folded path (``fold``) to its target: a part of a path is
+    looked up folded, as a case-insensitive file system would read it (``UP`` is the symlink
+    ``up``). When ``directories`` (folded paths) is given, every part walked through (with
+    another part after it) must be one of them or a symlink, else None: a name the archive
+    does not hold as a folder might be a link on some file system after all (Windows reads a
+    short name such as ``LONGNA~1`` as the long name it stands for).
+    """
     if not target or target.startswith("/") or "\0" in target or "\\" in target:
         return None
     if len(target) > 1 and target[1] == ":":
@@ -232,7 +320,7 @@ def resolve_link(link: str, target: str, symlinks: Mapping[str, str]) -> str | N
             parts.pop()
             continue
         parts.append(part)
-        here = "/".join(parts)
+        here = fold("/".join(parts))
         if here in symlinks:
             followed += 1
             inner = symlinks[here]
@@ -240,42 +328,80 @@ def resolve_link(link: str, target: str, symlinks: Mapping[str, str]) -> str | N
                 return None
             parts.pop()
             pending.extend(reversed(inner.split("/")))
+        elif directories is not None and pending and here not in directories:
+            return None
     return "/".join(parts)
+
+
+def _target_problem(target: str) -> str | None:
+    if not _WINDOWS_SUSPECT.search(target):
+        return None
+    for part in target.split("/"):
+        if part not in ("", ".", ".."):
+            problem = windows_problem(part)
+            if problem is not None:
+                return problem
+    return None
+
+
+_RESERVED_FOLDED = frozenset(fold(name) for name in RESERVED_ROOT_NAMES)
+_ROOT_FILES_FOLDED = frozenset(fold(name) for name in ROOT_FILES)
 
 
 def check_entries(entries: Sequence[Entry], *, archive: str, size_limit: int) -> None:
     """Refuse (ArchiveError) a list of entries that would not be safe to extract."""
     kinds: dict[str, EntryType] = {}
-    symlinks: dict[str, str] = {}
+    listed: dict[str, str] = {}  # folded path: the path as listed
+    directories: set[str] = set()  # folded
+    symlinks: dict[str, str] = {}  # folded path: target
+    links: list[tuple[str, str]] = []
     total = 0
     for entry in entries:
         problem = check_path(entry.path)
         if problem is not None:
             raise ArchiveError(archive, f"unsafe entry: {problem}")
-        if entry.path in kinds:
+        key = fold(entry.path)
+        other = listed.get(key)
+        if other == entry.path:
             raise ArchiveError(archive, f"unsafe entry: {entry.path!r} is listed twice")
+        if other is not None:
+            raise ArchiveError(archive, f"unsafe entry: {same_name(entry.path, other)}")
         parent = entry.path.rpartition("/")[0]
         if parent and kinds.get(parent) != "dir":
             what = kinds.get(parent, "not listed before it")
             raise ArchiveError(
                 archive, f"unsafe entry: the parent of {entry.path!r} is not a directory ({what})"
             )
-        if entry.path in RESERVED_ROOT_NAMES:
+        # ``PyVenv.cfg`` is ``pyvenv.cfg`` on some file systems and another file on others.
+        if key in _RESERVED_FOLDED or (key in _ROOT_FILES_FOLDED and entry.path not in ROOT_FILES):
             raise ArchiveError(archive, f"unsafe entry: {entry.path!r} is a reserved name")
         if entry.path in ROOT_FILES and entry.type != "file":
             raise ArchiveError(archive, f"unsafe entry: {entry.path!r} is not a file")
         kinds[entry.path] = entry.type
-        if entry.type == "symlink":
-            symlinks[entry.path] = entry.target
+        listed[key] = entry.path
+        if entry.type == "dir":
+            directories.add(key)
+        elif entry.type == "symlink":
+            symlinks[key] = entry.target
+            links.append((entry.path, entry.target))
         total += entry.size
         if total > size_limit:
             raise ArchiveError(
                 archive, f"it expands past the size limit ({size_limit} bytes): refused"
             )
-    for link, target in symlinks.items():
-        if resolve_link(link, target, symlinks) is None:
+    for link, target in links:
+        problem = _target_problem(target)
+        if problem is not None:
             raise ArchiveError(
-                archive, f"unsafe entry: symlink {link!r} -> {target!r} leads outside the archive"
+                archive,
+                f"unsafe entry: symlink {link!r} -> {target!r} cannot be created on Windows "
+                f"({problem})",
+            )
+        if resolve_link(link, target, symlinks, directories) is None:
+            raise ArchiveError(
+                archive,
+                f"unsafe entry: symlink {link!r} -> {target!r} leads outside the archive "
+                "or through a name it does not list as a folder",
             )
 
 
@@ -296,18 +422,31 @@ def scan(env_dir: Path, *, base_interpreter: str, archive: str) -> list[Entry]:
     """Every entry of the environment at ``env_dir`` in extraction order, files hashed.
 
     A symlink whose target resolves to ``base_interpreter`` (a realpath) becomes an
-    ``interpreter`` entry; any other link that leaves the environment, and anything that is not
-    a directory, file or symlink, makes the environment unexportable (ArchiveError).
+    ``interpreter`` entry; any other link that leaves the environment, a name that could not
+    be restored on Windows or beside another on a case-insensitive file system (the rules of
+    ``check_entries``, said with the file's path), and anything that is not a directory, file
+    or symlink, make the environment unexportable (ArchiveError).
     """
     entries: list[Entry] = []
 
     def walk(folder: Path, prefix: str) -> None:
         with os.scandir(folder) as found:
             children = sorted(found, key=lambda e: e.name)
+        seen: dict[str, str] = {}  # folded name: name
         for child in children:
             rel = f"{prefix}{child.name}"
             if not prefix and child.name in SKIPPED_ROOT_FILES:
                 continue
+            problem = windows_problem(child.name)
+            if problem is not None:
+                raise ArchiveError(
+                    archive, f"cannot archive {child.path!r}: Windows does not allow it ({problem})"
+                )
+            other = seen.setdefault(fold(child.name), child.name)
+            if other != child.name:
+                raise ArchiveError(
+                    archive, f"cannot archive {child.path!r}: {same_name(child.name, other)}"
+                )
             st = child.stat(follow_symlinks=False)
             if stat.S_ISLNK(st.st_mode):
                 target = os.readlink(child.path)

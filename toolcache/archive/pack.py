@@ -3,6 +3,10 @@
 The tar stream is written here, header by header (``TarInfo.tobuf``, PAX format), so that
 every member is exactly what the receipt lists: regular files with mode 0644 or 0755, folders,
 relative symlinks, owner root, mtime 0. Interpreter links have no member (see ``contents``).
+An environment is scanned whole before anything is written, and one that restoring would
+refuse is not packed: a name Windows cannot create (``nul.txt``, ``a:b``, ``x.``), or two
+names one on a case-insensitive file system (``Foo.py`` beside ``foo.py``) is one line naming
+the file.
 zstandard compresses on all cores (``threads=-1``) with a frame checksum.
 
 The level was chosen by measurement (``benchmarks/bench_archive.py``: mypy, ruff, black and

@@ -59,13 +59,19 @@ def read(env_dir: Path) -> dict[str, tuple[str, int]] | None:
 
 def _own(relative: str, st: os.stat_result, bin_name: str) -> bool:
     """Files the list does not vouch for (see the module docstring). The interpreter links
-    are the symlinks in ``bin`` (a wheel installs no symlinks): ``python``, ``pypy3``, ..."""
+    are the symlinks in ``bin`` named ``python*`` or ``pypy*`` (a wheel installs no
+    symlinks; any other symlink there is reported as added)."""
     if relative in _ROOT_OWN:
         return True
     parts = relative.split("/")
     if "__pycache__" in parts or relative.endswith((".pyc", ".pyo")):
         return True
-    return len(parts) == 2 and parts[0] == bin_name and stat.S_ISLNK(st.st_mode)
+    return (
+        len(parts) == 2
+        and parts[0] == bin_name
+        and stat.S_ISLNK(st.st_mode)
+        and parts[1].startswith(("python", "pypy"))
+    )
 
 
 def _walk(env_dir: Path) -> Iterator[tuple[str, os.stat_result]]:
