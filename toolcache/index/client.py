@@ -7,6 +7,10 @@ distribution files are content-addressed by sha256 and never revalidated.
 Byte ranges (``get_range``, ``get_tail``) go through the same credentials, retries and offline
 rule as every other request; they are never cached here, since what they are used for is.
 
+Every attempt at a request has a deadline for its complete answer, body included (see
+``IndexClient``): httpx's own timeouts bound one read each, so a server that trickles a byte at
+a time would otherwise hold a request forever.
+
 Credentials never leave this module in a URL: they are split off every URL on the way in,
 remembered per origin (scheme, host, port) and sent as a header; ``~/.netrc`` (or ``$NETRC``)
 is consulted for an origin without URL credentials. Everything stored on disk or put in an
@@ -17,16 +21,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import netrc
 import os
 import re
+import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -39,6 +46,17 @@ T = TypeVar("T")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 0.2
+
+TIMEOUT_ENV = "TOOLCACHE_HTTP_TIMEOUT"
+DOWNLOAD_TIMEOUT_ENV = "TOOLCACHE_DOWNLOAD_TIMEOUT"
+DEFAULT_TIMEOUT = 60.0
+"""Seconds for the complete answer to one request: a page, a metadata file, a byte range."""
+DEFAULT_DOWNLOAD_TIMEOUT = 600.0
+"""Seconds for a download whose size the server does not give."""
+SLOWEST_DOWNLOAD = 100_000
+"""Bytes per second: a download of known size may take as long as this rate needs."""
+CONNECT_TIMEOUT = 10.0
+"""Seconds for the TCP connect, and again for the TLS handshake, within the deadline."""
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.IGNORECASE)
 
@@ -67,6 +85,27 @@ class IndexHTTPError(IndexError_):
         else:
             message = f"{self.url} answered HTTP {status}{' ' + reason if reason else ''}"
         super().__init__(message)
+
+
+class IndexTimeout(IndexUnreachable):
+    """An attempt had no complete answer within its deadline of ``seconds``, which the
+    environment variable ``setting`` changes. Not retried (see ``IndexClient``)."""
+
+    def __init__(self, url: str, seconds: float, setting: str, attempts: int) -> None:
+        self.seconds = seconds
+        self.setting = setting
+        shown = f"{seconds:g}" if seconds < 10 else f"{seconds:.0f}"
+        super().__init__(url, f"no complete answer within {shown} s ({setting})", attempts)
+
+
+class InvalidIndexURL(IndexError_):
+    """A URL that cannot be fetched at all (malformed, or not ``http``/``https``); not
+    retried."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = urls.redact(url)
+        self.reason = reason
+        super().__init__(f"invalid URL {self.url}: {reason}")
 
 
 class OfflineError(IndexError_):
@@ -105,6 +144,53 @@ def retries_from_env() -> int:
         return max(0, int(value))
     except ValueError:
         return DEFAULT_RETRIES
+
+
+def _seconds_from_env(name: str) -> float | None:
+    """A positive, finite number of seconds from ``$name``; None when unset or not one (as
+    ``retries_from_env`` ignores a value it cannot read)."""
+    try:
+        seconds = float(os.environ.get(name, ""))
+    except ValueError:
+        return None
+    return seconds if 0 < seconds < math.inf else None
+
+
+def timeout_from_env() -> float:
+    """``TOOLCACHE_HTTP_TIMEOUT``: seconds for one request's complete answer (default 60)."""
+    return _seconds_from_env(TIMEOUT_ENV) or DEFAULT_TIMEOUT
+
+
+def download_timeout_from_env() -> float | None:
+    """``TOOLCACHE_DOWNLOAD_TIMEOUT``: seconds for one download; None scales with its size."""
+    return _seconds_from_env(DOWNLOAD_TIMEOUT_ENV)
+
+
+def _check_fetchable(url: str) -> None:
+    """Raise ``InvalidIndexURL`` unless ``url`` is an ``http``/``https`` URL with a host."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError as exc:
+        raise InvalidIndexURL(url, str(exc)) from None
+    scheme = parts.scheme.lower()
+    if not scheme:
+        raise InvalidIndexURL(url, "not an http:// or https:// URL")
+    if scheme not in ("http", "https"):
+        raise InvalidIndexURL(url, f"{scheme}: is not supported (use http:// or https://)")
+    if not parts.hostname:
+        raise InvalidIndexURL(url, "no host")
+
+
+def _certificate_problem(exc: BaseException) -> str | None:
+    """Why the server's TLS certificate was refused, when that is what ``exc`` comes from."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return str(cause.verify_message or cause.reason or "certificate verify failed")
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _describe(exc: httpx.TransportError) -> str:
@@ -153,11 +239,171 @@ def verify_bytes(what: str, data: bytes, sha256: str | None) -> None:
             raise HashMismatch(what, sha256, actual)
 
 
+# -- deadlines -------------------------------------------------------------------------------
+
+_DEADLINE_TIMEOUTS = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)
+
+_ATTEMPT = "toolcache.attempt"
+"""The request extension that carries an ``_Attempt`` through httpx, redirects included."""
+
+
+@dataclass(frozen=True)
+class _Limit:
+    """A deadline in seconds from the start of an attempt, and the variable that sets it."""
+
+    seconds: float
+    setting: str
+
+
+class _DeadlinePassed(Exception):
+    """Raised inside httpx when an attempt's deadline has passed; ``_fetch`` reports it."""
+
+
+class _Attempt:
+    """One try at one URL and the deadline for its complete answer.
+
+    httpx times each step (connecting, each read) on its own, so the attempt keeps the steps
+    inside its deadline: a request starts with timeouts that end by it (connecting, which is
+    timed once for TCP and once more for TLS, gets at most half the time left); the ``trace``
+    extension cuts them to the time left as each later step begins (httpcore reads them then),
+    so a head that never comes fails at the deadline; once a head is in (``guard``, a response
+    hook, so redirects too), the body is checked between network reads and a ``_Watchdog``
+    shuts the connection at the deadline, so a body that trickles or stalls cannot outlive it.
+    Only a connection opened after waiting for a free one in the pool can overrun the deadline,
+    by at most twice ``CONNECT_TIMEOUT``.
+
+    ``limit`` bounds the attempt until a successful response head is in; ``on_head`` may then
+    set the limit for the whole attempt from that head (a download's size).
+    """
+
+    def __init__(self, limit: _Limit, on_head: Callable[[httpx.Response], _Limit] | None) -> None:
+        self.started = time.monotonic()
+        self.limit = limit
+        self._on_head = on_head
+
+    def remaining(self) -> float:
+        return self.started + self.limit.seconds - time.monotonic()
+
+    def overdue(self) -> bool:
+        return self.remaining() <= 0
+
+    def exceeded(self, url: str, number: int) -> IndexTimeout:
+        """The error for this attempt, number ``number`` at ``url``, passing its deadline."""
+        return IndexTimeout(url, self.limit.seconds, self.limit.setting, number)
+
+    def timeouts(self) -> dict[str, float]:
+        """httpx/httpcore ``timeout`` extension values that end by the deadline."""
+        left = max(self.remaining(), 0.001)  # 0 would make a socket non-blocking
+        connect = min(CONNECT_TIMEOUT, left / 2)
+        return {"connect": connect, "read": left, "write": left, "pool": left}
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """httpcore's ``trace`` extension: before each step, cut its timeout to the time left."""
+        extensions = getattr(info.get("request"), "extensions", None)
+        if event.endswith(".started") and isinstance(extensions, dict):
+            extensions["timeout"] = self.timeouts()
+
+    def guard(self, response: httpx.Response) -> None:
+        """Hold ``response``'s body to the deadline (a response hook, so redirects too)."""
+        if self._on_head is not None and response.is_success:
+            self.limit = self._on_head(response)
+        if self.overdue():
+            raise _DeadlinePassed
+        stream = response.stream
+        if isinstance(stream, httpx.SyncByteStream):
+            response.stream = _GuardedStream(stream, self, _Watchdog(response, self.remaining()))
+
+
+class _Watchdog:
+    """Shuts a response's socket down after ``seconds`` unless stopped first, which wakes a read
+    blocked on it; that read then fails and ``_fetch`` sees the deadline has passed.
+
+    Stopped when the response is closed, which happens before its connection can go back to
+    the pool, so it never touches a connection another request is using. Without a socket to
+    shut (httpcore did not expose one), it does nothing and the deadline is still checked
+    between reads.
+    """
+
+    def __init__(self, response: httpx.Response, seconds: float) -> None:
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        self._socket = sock if isinstance(sock, socket.socket) else None
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._timer: threading.Timer | None = None
+        if self._socket is not None:
+            self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._stopped or self._socket is None:
+                return
+            # The plain socket's shutdown: an SSLSocket's own would also drop its TLS state,
+            # which the reading thread is still using.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+class _GuardedStream(httpx.SyncByteStream):
+    """A response body that stops with ``_DeadlinePassed`` once the deadline has passed."""
+
+    def __init__(self, inner: httpx.SyncByteStream, attempt: _Attempt, watchdog: _Watchdog) -> None:
+        self._inner = inner
+        self._attempt = attempt
+        self._watchdog = watchdog
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if self._attempt.overdue():
+                raise _DeadlinePassed
+            yield chunk
+
+    def close(self) -> None:
+        self._watchdog.stop()
+        self._inner.close()
+
+
+def _on_response(response: httpx.Response) -> None:
+    attempt = response.request.extensions.get(_ATTEMPT)
+    if isinstance(attempt, _Attempt):
+        attempt.guard(response)
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length", "").strip()
+    return int(value) if value.isdigit() else None
+
+
 class IndexClient:
     """One pooled HTTP/1.1 client for every index, find-links page and file.
 
     ``offline`` forbids the network: anything not in the cache raises ``OfflineError``.
     ``refresh`` ignores page freshness and revalidates every page (``--upgrade``).
+
+    Deadlines: every attempt at a request must have its complete answer, body included,
+    within ``timeout`` seconds of starting (``TOOLCACHE_HTTP_TIMEOUT``, default 60) for a page,
+    a metadata file or a byte range. A download gets ``download_timeout`` seconds
+    (``TOOLCACHE_DOWNLOAD_TIMEOUT``) when that is set; else ``max(timeout, size / 100 kB/s)``
+    when its response head gives the size, and 10 minutes when not; the head itself is due
+    within ``timeout`` (or the shorter ``download_timeout``). Passing a deadline raises
+    ``IndexTimeout``, which names the URL and the variable to raise, and is not retried: a
+    server too slow for one deadline is seldom quick for the next, and retrying would multiply
+    the wait the deadline is there to bound.
+
+    Retries: connection failures (refused, reset, dropped, a connect timeout), 429 and 5xx
+    answers are retried ``retries`` times (``TOOLCACHE_HTTP_RETRIES``, default 3), waiting
+    ``backoff`` seconds, then twice that, four times that and so on. Nothing else is: a
+    malformed or non-HTTP URL (``InvalidIndexURL``), a refused TLS certificate, any other 4xx,
+    and a read that times out, since reads are timed to end at the deadline. One URL thus
+    takes at most (``retries`` + 1) deadlines plus the backoff.
     """
 
     def __init__(
@@ -168,14 +414,18 @@ class IndexClient:
         refresh: bool = False,
         retries: int | None = None,
         backoff: float = DEFAULT_BACKOFF,
-        timeout: float = 30.0,
+        timeout: float | None = None,
+        download_timeout: float | None = None,
     ) -> None:
         self.cache_root = cache_root
         self.offline = offline
         self.refresh = refresh
         self.retries = retries_from_env() if retries is None else max(0, retries)
         self.backoff = backoff
-        self.timeout = timeout
+        self.timeout = timeout_from_env() if timeout is None else timeout
+        self.download_timeout = (
+            download_timeout_from_env() if download_timeout is None else download_timeout
+        )
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
         self._credentials: dict[urls.Origin, urls.Credentials] = {}
@@ -207,6 +457,7 @@ class IndexClient:
                     timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
                     limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
                     headers={"User-Agent": "toolcache"},
+                    event_hooks={"response": [_on_response]},
                 )
             return self._http
 
@@ -252,18 +503,26 @@ class IndexClient:
         url: str,
         headers: Mapping[str, str],
         consume: Callable[[httpx.Response], T],
+        *,
+        limit: _Limit | None = None,
+        on_head: Callable[[httpx.Response], _Limit] | None = None,
     ) -> T:
         """GET ``url`` (without userinfo), retrying transient failures; ``consume`` reads it.
 
         ``consume`` sees every response whose status is not retried; a transport error raised
-        while it reads the body is retried as well.
+        while it reads the body is retried as well. Each attempt has the deadline ``limit``
+        (``timeout`` by default), which ``on_head`` may reset from a successful head; see
+        ``IndexClient`` for what is retried.
         """
         if self.offline:
             raise OfflineError(url)
+        _check_fetchable(url)
         client = self._client()
+        limit = limit or _Limit(self.timeout, TIMEOUT_ENV)
         attempts = self.retries + 1
         reason = ""
-        for attempt in range(1, attempts + 1):
+        for number in range(1, attempts + 1):
+            attempt = _Attempt(limit, on_head)
             try:
                 auth = self._auth(url)
                 with client.stream(
@@ -272,16 +531,36 @@ class IndexClient:
                     headers=dict(headers),
                     auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
                     follow_redirects=True,
+                    timeout=httpx.Timeout(**attempt.timeouts()),
+                    extensions={_ATTEMPT: attempt, "trace": attempt.trace},
                 ) as response:
                     if response.status_code not in RETRY_STATUSES:
                         return consume(response)
                     reason = f"HTTP {response.status_code}"
+            except _DeadlinePassed:
+                raise attempt.exceeded(url, number) from None
+            except httpx.UnsupportedProtocol as exc:  # a redirect to ftp:, say
+                raise InvalidIndexURL(url, _describe(exc)) from None
             except httpx.TransportError as exc:
+                # Read, write and pool timeouts are set to end at the deadline (see _Attempt),
+                # so they are the deadline, even when the clock reads a hair short of it.
+                if attempt.overdue() or isinstance(exc, _DEADLINE_TIMEOUTS):
+                    raise attempt.exceeded(url, number) from None
+                problem = _certificate_problem(exc)
+                if problem is not None:
+                    raise IndexUnreachable(
+                        url,
+                        f"TLS certificate not trusted ({problem}); "
+                        "SSL_CERT_FILE can name the CA bundle to trust",
+                        number,
+                    ) from None
+                if isinstance(exc, httpx.LocalProtocolError):  # our request, not the network
+                    raise IndexUnreachable(url, _describe(exc), number) from None
                 reason = _describe(exc)
             except httpx.InvalidURL as exc:
-                raise IndexError_(f"invalid URL {urls.redact(url)}: {exc}") from None
-            if attempt < attempts:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+                raise InvalidIndexURL(url, str(exc)) from None
+            if number < attempts:
+                time.sleep(self.backoff * 2 ** (number - 1))
         raise IndexUnreachable(url, reason, attempts)
 
     @staticmethod
@@ -438,7 +717,8 @@ class IndexClient:
         to have. A mismatch raises ``HashMismatch`` and leaves nothing behind. Local (``file:``)
         files are verified and returned in place. ``on_bytes`` is given the length of each
         chunk as it arrives, in the calling thread, and never when nothing is transferred; when
-        a download is retried it is first given minus what the failed attempt counted.
+        a download is retried it is first given minus what the failed attempt counted. Its
+        deadline scales with the size the response gives (see ``IndexClient``).
         """
         url = self.register(url)
         filename = filename or urls.filename_from_url(url)
@@ -481,7 +761,25 @@ class IndexClient:
                 tmp_path.replace(final)
             return final
 
-        return self._fetch(url, {}, consume)
+        return self._fetch(
+            url, {}, consume, limit=self._download_head_limit(), on_head=self._download_limit
+        )
+
+    def _download_head_limit(self) -> _Limit:
+        """The deadline for a download's response head: ``timeout``, or less when the whole
+        download must take less."""
+        if self.download_timeout is not None and self.download_timeout < self.timeout:
+            return _Limit(self.download_timeout, DOWNLOAD_TIMEOUT_ENV)
+        return _Limit(self.timeout, TIMEOUT_ENV)
+
+    def _download_limit(self, response: httpx.Response) -> _Limit:
+        """The deadline for a whole download, from its response head."""
+        if self.download_timeout is not None:
+            return _Limit(self.download_timeout, DOWNLOAD_TIMEOUT_ENV)
+        size = _content_length(response)
+        if size is None:
+            return _Limit(DEFAULT_DOWNLOAD_TIMEOUT, DOWNLOAD_TIMEOUT_ENV)
+        return _Limit(max(self.timeout, size / SLOWEST_DOWNLOAD), DOWNLOAD_TIMEOUT_ENV)
 
     def stored(
         self, sha256: str | None, filename: str, dest_dir: Path | None = None
