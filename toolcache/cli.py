@@ -410,6 +410,10 @@ def main(argv: list[str]) -> int:
             output.close()
             show()
             return exit_code
+        if type(exc).__module__.split(".")[0] in ("httpx", "httpcore", "h11", "ssl"):
+            # What the network did (a redirect loop, a corrupt compressed body): not a bug.
+            output.error(f"network error: {type(exc).__name__}: {exc}")
+            return 1
         return _bug(exc, output)
     finally:
         output.close()  # a failed or interrupted (typer: exit 130) command's live display
