@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from toolcache.errors import ManifestError
 from toolcache.manifest import Environments, load, parse
+from toolcache.platforms import ACCEPTED_PLATFORMS
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -388,3 +391,443 @@ environments:
         "toolcache manages",
         "tools.yaml:13: environments: python: 'cp3.13' is listed twice (first as '3.13')",
     ]
+
+
+# --- hostile input: every problem is one short line with a place, never a crash --------------
+
+
+def parse_problems(text: str) -> list[str]:
+    """Like ``problems`` but through ``parse``, so without ``load``'s size limit."""
+    with pytest.raises(ManifestError) as info:
+        parse(text, Path("tools.yaml"))
+    return [str(p) for p in info.value.problems]
+
+
+DEEP = "nested too deeply (more than 50 levels)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[" * 1000, [f"tools.yaml:1: {DEEP}"]),
+        ("{a: " * 1000, [f"tools.yaml:1: {DEEP}"]),
+        ("tools:\n  lint:\n    from: " + "[" * 60 + "]" * 60 + "\n", [f"tools.yaml:3: {DEEP}"]),
+        # Block mappings, one more level per line: level 51 starts on line 51.
+        (
+            "tools:\n" + "".join(" " * i + "a:\n" for i in range(1, 1000)),
+            [f"tools.yaml:51: {DEEP}"],
+        ),
+        # 50 levels are allowed: the manifest and 49 lists inside it.
+        (
+            "x: " + "[" * 49 + "]" * 49 + "\ntools:\n  lint: ruff\n",
+            [
+                "tools.yaml:1: unknown key 'x' in the manifest (expected one of: python, "
+                "index-url, extra-index-urls, find-links, exclude-newer, environments, tools)"
+            ],
+        ),
+    ],
+    ids=["lists", "flow-mappings", "closed-lists", "block-mappings", "fifty-levels"],
+)
+def test_deep_nesting_is_one_problem(text: str, expected: list[str]) -> None:
+    assert parse_problems(text) == expected
+
+
+def test_manifest_over_1_mib_is_refused_unread(tmp_path: Path) -> None:
+    head = "tools:\n  lint: ruff\n"
+    at_limit = head + "#" * (2**20 - len(head) - 1) + "\n"
+    assert len(at_limit.encode()) == 2**20
+    assert list(load(write(tmp_path, at_limit)).tools) == ["lint"]
+    assert problems(tmp_path, at_limit + "\n") == ["tools.yaml: manifest is larger than 1 MiB"]
+
+
+def _load_within(path: Path, seconds: float) -> ManifestError:
+    """``load(path)``'s error, failing (not hanging) if it takes longer than ``seconds``."""
+    result: list[BaseException | None] = []
+
+    def target() -> None:
+        try:
+            load(path)
+        except BaseException as exc:  # handed to the test's thread
+            result.append(exc)
+        else:
+            result.append(None)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():  # blocked opening a FIFO: a writer end lets it go
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(seconds)
+        pytest.fail(f"load({path}) did not return within {seconds} s")
+    assert isinstance(result[0], ManifestError), result
+    return result[0]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and /dev/null are POSIX")
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_what_is_not_a_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "tools.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path = Path(os.devnull)
+    error = _load_within(path, 10)
+    assert [str(p) for p in error.problems] == [f"{path}: not a regular file"]
+
+
+def test_tool_names_are_matched_whole_and_capped() -> None:
+    found = parse_problems(
+        f'tools:\n  "lint\\n": ruff\n  {"a" * 64}: ruff\n  {"b" * 65}: ruff\n  ok: ruff\n'
+    )
+    assert found == [
+        "tools.yaml:2: tool 'lint\\n': names may use letters, digits, '.', '_' and '-'",
+        f"tools.yaml:4: tool '{'b' * 49}…' (65 characters): names are at most 64 characters",
+    ]
+
+
+def test_huge_values_are_clipped_in_messages() -> None:
+    name = "n" * 5_000_000  # explicit key: PyYAML limits implicit ones to 1024 characters
+    big = "x" * 100_000
+    found = parse_problems(
+        f"""\
+python: '{big}'
+exclude-newer: '{big}'
+tools:
+  ? {name}
+  : ruff
+  lint:
+    from: 'ruff=={big}!'
+    with: ['{big}!']
+    run: "'{big}"
+    environments:
+      python: ['{big}']
+      platforms: ['{big}']
+  ? '{big}'
+  : 1
+environments:
+  ? '{big}'
+  : 1
+""",
+    )
+    clipped = f"'{'x' * 49}…' (100000 characters)"
+    # Short lines, but for the list of platforms an unknown one is told about (not user text).
+    assert all(len(line.replace(ACCEPTED_PLATFORMS, "…")) < 250 for line in found), found
+    assert found == [
+        f"tools.yaml:1: python: {clipped} is not a Python request: expected a version (3.12), "
+        "a specifier (>=3.11), an implementation (cpython3.12, pypy3.10) or a path",
+        f"tools.yaml:2: exclude-newer: {clipped} is not a date or an RFC 3339 timestamp "
+        "(e.g. 2026-11-01 or 2026-11-01T00:00:00Z)",
+        f"tools.yaml:4: tool '{'n' * 49}…' (5000000 characters): names are at most 64 characters",
+        f"tools.yaml:7: tool 'lint': 'from': invalid requirement 'ruff=={'x' * 43}…' "
+        "(100007 characters): Expected semicolon (after name with no version specifier) or end",
+        f"tools.yaml:8: tool 'lint': 'with': invalid requirement '{'x' * 49}…' "
+        "(100001 characters): Expected semicolon (after name with no version specifier) or end",
+        f"""tools.yaml:9: tool 'lint': 'run': cannot split command "'{"x" * 48}…" """
+        "(100001 characters): No closing quotation",
+        f"tools.yaml:11: tool 'lint': environments: python: {clipped} is not a minor version "
+        "like 3.12 or pypy3.10",
+        f"tools.yaml:12: tool 'lint': environments: platforms: unknown platform {clipped}: "
+        f"expected one of {ACCEPTED_PLATFORMS}",
+        f"tools.yaml:13: tool {clipped}: names are at most 64 characters",
+        f"tools.yaml:14: tool {clipped} requirement must be a string, not a number (quote it)",
+        f"tools.yaml:16: unknown key {clipped} in environments (expected one of: python, "
+        "platforms)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "tools:\n  lint:\n    from: 42\n",
+            "tools.yaml:3: tool 'lint': 'from' must be a string, not a number (quote it)",
+        ),
+        (
+            "tools:\n  lint: true\n",
+            "tools.yaml:2: tool 'lint' requirement must be a string, not a boolean (quote it)",
+        ),
+        (
+            "tools:\n  lint:\n    from: ruff\n    run: 3\n",
+            "tools.yaml:4: tool 'lint': 'run' must be a string, not a number (quote it)",
+        ),
+        (
+            "tools:\n  lint:\n    from: ruff\n    run: [ruff, --line-length, 100]\n",
+            "tools.yaml:4: each entry of tool 'lint': 'run' must be a string, "
+            "not a number (quote it)",
+        ),
+        (
+            "tools:\n  lint:\n    from: ruff\n    with: [yes]\n",
+            "tools.yaml:4: each entry of tool 'lint': 'with' must be a string, "
+            "not a boolean (quote it)",
+        ),
+        (
+            "python: true\ntools:\n  lint: ruff\n",
+            "tools.yaml:1: python must be a string, not a boolean (quote it)",
+        ),
+        ("python:\ntools:\n  lint: ruff\n", "tools.yaml:1: python must be a string"),
+        (
+            "index-url: 3\ntools:\n  lint: ruff\n",
+            "tools.yaml:1: index-url must be a string, not a number (quote it)",
+        ),
+        (
+            "environments:\n  platforms: [linux, off]\ntools:\n  lint: ruff\n",
+            "tools.yaml:2: each entry of environments: platforms must be a string, "
+            "not a boolean (quote it)",
+        ),
+        (
+            "tools:\n  1: ruff\n",
+            "tools.yaml:2: tools keys must be strings, not a number (quote it)",
+        ),
+        ("tools:\n  lint: !foo ruff\n", "tools.yaml:2: unsupported YAML tag !foo"),
+        ("tools:\n  lint: !!binary cnVmZg==\n", "tools.yaml:2: unsupported YAML tag !!binary"),
+        ("tools:\n  lint: !!str ruff\n", "tools.yaml:2: unsupported YAML tag !!str"),
+        ("tools: !!map\n  lint: ruff\n", "tools.yaml:1: unsupported YAML tag !!map"),
+        ("!foo\ntools:\n  lint: ruff\n", "tools.yaml:1: unsupported YAML tag !foo"),
+        ("tools:\n  lint:\n    from: ! ruff\n", "tools.yaml:3: unsupported YAML tag !"),
+        ("tools:\n  ? !foo lint\n  : ruff\n", "tools.yaml:2: unsupported YAML tag !foo"),
+        ("tools:\n  lint:\n    !foo from: ruff\n", "tools.yaml:3: unsupported YAML tag !foo"),
+        (
+            "exclude-newer: 2026\ntools:\n  lint: ruff\n",
+            "tools.yaml:1: exclude-newer: '2026' is not a date or an RFC 3339 timestamp "
+            "(e.g. 2026-11-01 or 2026-11-01T00:00:00Z)",
+        ),
+    ],
+)
+def test_only_plain_strings_where_strings_belong(text: str, expected: str) -> None:
+    assert parse_problems(text) == [expected]
+
+
+def test_anchors_and_aliases_are_refused() -> None:
+    found = parse_problems(
+        """\
+tools:
+  lint: &r ruff
+  fmt: *r
+  types:
+    from: mypy
+    with: &w [a, b]
+    <<: *r
+  laughs:
+    from: black
+    with: [*w, *w, *w]
+"""
+    )
+    assert found == [
+        "tools.yaml:2: YAML anchors are not supported (&r)",
+        "tools.yaml:3: YAML aliases are not supported (*r)",
+        "tools.yaml:6: YAML anchors are not supported (&w)",
+        "tools.yaml:7: YAML aliases are not supported (*r)",
+        "tools.yaml:7: YAML merge keys (<<) are not supported",
+        "tools.yaml:10: YAML aliases are not supported (*w)",
+        "tools.yaml:10: YAML aliases are not supported (*w)",
+        "tools.yaml:10: YAML aliases are not supported (*w)",
+    ]
+
+
+def test_numbers_are_python_requests_with_their_source_text(tmp_path: Path) -> None:
+    manifest = parse(
+        "python: 3\ntools:\n  lint: ruff\n  fmt:\n    from: black\n    python: 3.10\n",
+        tmp_path / "tools.yaml",
+    )
+    assert manifest.python == "3"
+    assert [t.python for t in manifest.tools.values()] == ["3", "3.10"]
+
+
+ACCEPTED = (
+    "expected a version (3.12), a specifier (>=3.11), an implementation "
+    "(cpython3.12, pypy3.10) or a path"
+)
+
+
+def test_python_requests_are_checked_where_they_are_written() -> None:
+    found = parse_problems(
+        """\
+python: banana
+tools:
+  lint:
+    from: ruff
+    python: "12"
+  fmt:
+    from: black
+    python: "~=3.11"
+  types:
+    from: mypy
+    python: "python3"
+  bad name!: ruff
+""",
+    )
+    assert found == [
+        f"tools.yaml:1: python: 'banana' is not a Python request: {ACCEPTED}",
+        f"tools.yaml:5: tool 'lint': 'python': '12' is not a Python request: {ACCEPTED}",
+        "tools.yaml:8: tool 'fmt': 'python': '~=3.11' is read as a path in the home folder "
+        "of user '=3.11', which does not exist (write the range with >= and <)",
+        f"tools.yaml:11: tool 'types': 'python': 'python3' is not a Python request: {ACCEPTED}",
+        "tools.yaml:12: tool 'bad name!': names may use letters, digits, '.', '_' and '-'",
+    ]
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "3",
+        "3.12",
+        "3.12.1",
+        ">=3.10,<3.13",
+        "cpython3.12",
+        "cp312",
+        "cpython@3.12",
+        "pypy",
+        "pypy3.10",
+        "PyPy3.10",
+        "./venv/bin/python",
+        "/usr/bin/python3",
+        "~/py/bin/python",
+        "===3.12.0",
+    ],
+)
+def test_python_requests_discovery_reads(tmp_path: Path, request_text: str) -> None:
+    from toolcache.discovery import parse_request
+
+    parse_request(request_text)  # discovery reads it...
+    manifest = parse(f"python: {request_text!r}\ntools:\n  lint: ruff\n", tmp_path / "t.yaml")
+    assert manifest.python == request_text  # ...and so does the manifest
+
+
+def test_numbers_too_long_to_read_are_problems_not_crashes() -> None:
+    digits = "9" * 5000  # past Python's int() limit of 4300 digits
+    found = parse_problems(
+        f"python: '3.{digits}'\n"
+        f"environments:\n  python: ['3.{digits}']\n  platforms: [x86_64-manylinux_{digits}_1]\n"
+        "exclude-newer: '0001-01-01T00:00:00+23:59'\n"
+        "tools:\n  lint: ruff\n"
+    )
+    assert [line.split(": ")[0:2] for line in found] == [
+        ["tools.yaml:1", "python"],
+        ["tools.yaml:3", "environments"],
+        ["tools.yaml:4", "environments"],
+        ["tools.yaml:5", "exclude-newer"],
+    ]
+    assert "is not a Python request" in found[0]
+    assert "is not a minor version like 3.12 or pypy3.10" in found[1]
+    assert "unknown platform 'x86_64-manylinux_999" in found[2]
+    assert "is not a date or an RFC 3339 timestamp" in found[3]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tools: [a, b]\n", "tools.yaml:1: tools must be a mapping"),
+        ("tools: ruff\n", "tools.yaml:1: tools must be a mapping"),
+        (
+            "tools:\n  lint: [ruff]\n",
+            "tools.yaml:2: tool 'lint' must be a requirement (lint: ruff==0.8.0) "
+            "or a mapping with 'from'",
+        ),
+        (
+            "tools:\n  lint:\n    from: {x: 1}\n",
+            "tools.yaml:3: tool 'lint': 'from' must be a string",
+        ),
+        (
+            "tools:\n  lint:\n    from: [ruff]\n",
+            "tools.yaml:3: tool 'lint': 'from' must be a string",
+        ),
+        (
+            "tools:\n  lint:\n    from: ruff\n    with: {a: 1}\n",
+            "tools.yaml:4: tool 'lint': 'with' must be a list of strings",
+        ),
+        (
+            "tools:\n  lint:\n    from: ruff\n    with: [[a]]\n",
+            "tools.yaml:4: each entry of tool 'lint': 'with' must be a string",
+        ),
+        (
+            "tools:\n  lint:\n    from: ruff\n    run: {a: 1}\n",
+            "tools.yaml:4: tool 'lint': 'run' must be a string",
+        ),
+        (
+            "tools:\n  lint:\n    from: ruff\n    run: [{a: 1}]\n",
+            "tools.yaml:4: each entry of tool 'lint': 'run' must be a string",
+        ),
+        (
+            "tools:\n  lint:\n    from: ruff\n    python: [3]\n",
+            "tools.yaml:4: tool 'lint': 'python' must be a string",
+        ),
+        (
+            "tools:\n  lint:\n    from: ruff\n    environments: [3]\n",
+            "tools.yaml:4: tool 'lint': environments must be a mapping",
+        ),
+        ("tools:\n  {a: 1}: ruff\n", "tools.yaml:2: tools keys must be strings"),
+        ("tools:\n  ? [a]\n  : ruff\n", "tools.yaml:2: tools keys must be strings"),
+        ("environments: 3\ntools:\n  lint: ruff\n", "tools.yaml:1: environments must be a mapping"),
+        ("python: {a: 1}\ntools:\n  lint: ruff\n", "tools.yaml:1: python must be a string"),
+        ("index-url: [a]\ntools:\n  lint: ruff\n", "tools.yaml:1: index-url must be a string"),
+        (
+            "extra-index-urls: {a: 1}\ntools:\n  lint: ruff\n",
+            "tools.yaml:1: extra-index-urls must be a list of strings",
+        ),
+        (
+            "find-links: [[a]]\ntools:\n  lint: ruff\n",
+            "tools.yaml:1: each entry of find-links must be a string",
+        ),
+        (
+            "exclude-newer: [2026-11-01]\ntools:\n  lint: ruff\n",
+            "tools.yaml:1: exclude-newer must be a string",
+        ),
+        ("[tools]\n", "tools.yaml:1: the manifest must be a mapping"),
+        ("tools\n", "tools.yaml:1: the manifest must be a mapping"),
+    ],
+)
+def test_a_collection_where_a_scalar_belongs_and_back(text: str, expected: str) -> None:
+    assert parse_problems(text) == [expected]
+
+
+def test_a_key_that_is_a_collection() -> None:
+    assert parse_problems("? [tools]\n: {lint: ruff}\n") == [
+        "tools.yaml:1: the manifest keys must be strings",
+        "tools.yaml:1: missing 'tools:' mapping of tool names to requirements",
+    ]
+
+
+def test_unreadable_characters_are_one_line_with_a_place() -> None:
+    assert parse_problems("tools:\n  lint: ruff\x00\n") == [
+        "tools.yaml:2: invalid YAML: special character #x0000 is not allowed"
+    ]
+
+
+def test_bytes_that_are_not_utf8_have_a_line(tmp_path: Path) -> None:
+    path = tmp_path / "tools.yaml"
+    path.write_bytes(b"tools:\n  lint: r\xffuff\n")
+    with pytest.raises(ManifestError) as info:
+        load(path)
+    assert [p.line for p in info.value.problems] == [2]
+    assert info.value.problems[0].message.startswith("cannot read manifest: 'utf-8' codec")
+
+
+def test_tool_names_differing_only_in_case_would_share_a_lock() -> None:
+    assert parse_problems("tools:\n  lint: ruff\n  Lint: ruff\n") == [
+        "tools.yaml:3: tool 'Lint': its lock file would be the lock file of 'lint' on a "
+        "case-insensitive file system (macOS, Windows): rename one"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 1000,
+        "tools:\n  lint: !foo ruff\n  fmt: *x\n",
+        "python: banana\ntools:\n  lint: true\n",
+    ],
+    ids=["deep", "tag-and-alias", "non-strings"],
+)
+def test_cli_hostile_manifest_exits_1_without_traceback(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text)
+    proc = subprocess.run(
+        [sys.executable, "-m", "toolcache", "plan", "-m", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert all(line.startswith(f"toolcache: error: {path}:") for line in proc.stderr.splitlines())

@@ -22,17 +22,26 @@ tools:
 Parsing walks PyYAML's node graph rather than loaded values so that every problem names
 ``file:line``, scalars keep their source text (``python: 3.10`` stays "3.10"), and duplicate
 keys are caught. All problems are collected and raised together as one ``ManifestError``.
+
+Hostile or mistaken input gets the same treatment, never an exception: a manifest over 1 MiB
+or not a regular file is refused unread; YAML nested deeper than 50 levels stops composing;
+aliases, anchors and explicit tags are refused; booleans, numbers and nulls are refused where a
+string belongs (numbers are Python requests: ``python: 3.12``); user text quoted in a message
+is clipped, so every problem is one short line.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import shlex
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
@@ -51,9 +60,38 @@ TOP_KEYS = (
 )
 TOOL_KEYS = ("from", "with", "run", "python", "environments")
 ENVIRONMENT_KEYS = ("python", "platforms")
-TOOL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+#: A tool name, matched whole (``fullmatch``): it names lock files and environments.
+TOOL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+MAX_NAME = 64
+#: A larger manifest is refused unread: real ones are a few kilobytes.
+MAX_BYTES = 2**20
+#: Deeper YAML is refused while it is composed, long before Python's recursion limit (a real
+#: manifest nests four levels: tools, a tool, its environments, their list).
+MAX_DEPTH = 50
 #: The oldest Python minor toolcache manages (the probe refuses older interpreters).
 _OLDEST_MINOR = 8
+#: User text quoted in a message shows at most this many characters (then "…" and its length).
+_SHOWN = 50
+_REQUEST_FORMS = (
+    "a version (3.12), a specifier (>=3.11), an implementation (cpython3.12, pypy3.10) or a path"
+)
+
+_YAML = "tag:yaml.org,2002:"
+_STR, _NULL, _INT, _FLOAT = (_YAML + kind for kind in ("str", "null", "int", "float"))
+_TIMESTAMP, _MERGE = _YAML + "timestamp", _YAML + "merge"
+#: Scalars that are strings: the plain ``=`` resolves to ``!!value`` but is just the text.
+_STRINGS = frozenset({_STR, _YAML + "value"})
+_NUMBERS = frozenset({_INT, _FLOAT})
+_KINDS = {
+    _YAML + "bool": "a boolean",
+    _INT: "a number",
+    _FLOAT: "a number",
+    _TIMESTAMP: "a date",
+    _MERGE: "a YAML merge key",
+}
+#: The tag of a node the composer refused (an alias, a tagged node): reported once, by the
+#: composer; the parser skips it without a second problem.
+_REFUSED = "tag:toolcache,2026:refused"
 
 
 @dataclass(frozen=True)
@@ -123,7 +161,7 @@ class Manifest:
         if not names:
             return list(self.tools.values())
         problems = [
-            Problem(str(self.path), 0, f"no tool named {n!r}{_suggest(n, list(self.tools))}")
+            Problem(str(self.path), 0, f"no tool named {_quote(n)}{_suggest(n, list(self.tools))}")
             for n in names
             if n not in self.tools
         ]
@@ -136,34 +174,190 @@ def load(path: Path) -> Manifest:
     """Read and validate a manifest, raising one ManifestError with every problem found."""
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = _read(path)
     except FileNotFoundError:
         raise ManifestError([Problem(shown, 0, "manifest not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except _Unreadable as exc:
+        raise ManifestError([Problem(shown, 0, str(exc))]) from None
+    except OSError as exc:
         raise ManifestError([Problem(shown, 0, f"cannot read manifest: {exc}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ManifestError([Problem(shown, line, f"cannot read manifest: {exc}")]) from None
     return parse(text, path)
 
 
+class _Unreadable(Exception):
+    """The manifest path is not something to read: the message says why."""
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes: at most ``MAX_BYTES``, and only from a regular file.
+
+    A FIFO or a device is refused before it is opened (opening a FIFO waits for a writer;
+    ``/dev/zero`` never ends), and the opened file is checked again, without blocking, in case
+    the path was replaced in between.
+    """
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise _Unreadable("not a regular file")
+    flags = os.O_RDONLY
+    for name in ("O_BINARY", "O_NONBLOCK", "O_NOCTTY"):
+        flags |= getattr(os, name, 0)
+    too_large = _Unreadable("manifest is larger than 1 MiB")
+    with os.fdopen(os.open(path, flags), "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _Unreadable("not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise too_large
+        data = file.read(MAX_BYTES + 1)  # it may have grown since
+    if len(data) > MAX_BYTES:
+        raise too_large
+    return data
+
+
 def parse(text: str, path: Path) -> Manifest:
-    parser = _Parser(str(path))
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else 0
-        raise ManifestError([Problem(str(path), line, f"invalid YAML: {exc.problem}")]) from None
-    except yaml.YAMLError as exc:
-        raise ManifestError([Problem(str(path), 0, f"invalid YAML: {exc}")]) from None
+    shown = str(path)
+    root, problems, fatal = _compose(text, shown)
+    if fatal is not None:
+        raise ManifestError(sorted([*problems, fatal], key=lambda p: p.line))
+    parser = _Parser(shown)
     manifest = parser.manifest(root, path)
-    if parser.problems:
-        raise ManifestError(sorted(parser.problems, key=lambda p: p.line))
+    problems += parser.problems
+    if problems:
+        raise ManifestError(sorted(problems, key=lambda p: p.line))
     assert manifest is not None
     return manifest
 
 
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe composer, refusing what a manifest has no use for as it composes.
+
+    Aliases and anchors (which let a few lines expand to billions of nodes) and explicit tags
+    are recorded in ``refusals`` as (line, message); an alias becomes, and a tagged node is
+    marked, a ``_REFUSED`` node. A collection nested deeper than ``MAX_DEPTH`` raises
+    ``_TooDeep``: composing recurses, and would otherwise hit Python's recursion limit.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.refusals: list[tuple[int, str]] = []
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.NodeEvent = self.peek_event()  # type: ignore[no-untyped-call]
+        marks: Any = (event.start_mark, event.end_mark)
+        line = int(marks[0].line) + 1
+        if isinstance(event, yaml.AliasEvent):
+            self.get_event()  # type: ignore[no-untyped-call]
+            anchor = _bare(event.anchor or "")
+            self.refusals.append((line, f"YAML aliases are not supported (*{anchor})"))
+            return yaml.ScalarNode(_REFUSED, "", *marks)
+        if event.anchor is not None:
+            self.refusals.append((line, f"YAML anchors are not supported (&{_bare(event.anchor)})"))
+            event.anchor = None  # not remembered: any alias to it is refused anyway
+        tag = getattr(event, "tag", None)
+        nested = isinstance(event, yaml.CollectionStartEvent)
+        if nested:
+            if self.depth >= MAX_DEPTH:
+                raise _TooDeep(line)
+            self.depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            if nested:
+                self.depth -= 1
+        if tag is not None and node is not None:
+            self.refusals.append((line, f"unsupported YAML tag {_shown_tag(tag)}"))
+            node.tag = _REFUSED
+        return node
+
+
+def _compose(text: str, shown: str) -> tuple[yaml.Node | None, list[Problem], Problem | None]:
+    """The node graph (``None`` for an empty document), the refusals, and the problem that
+    stopped composing if one did (then the graph is ``None`` too)."""
+    loader: _Loader | None = None
+    root: yaml.Node | None = None
+    fatal: Problem | None = None
+    try:
+        loader = _Loader(text)  # the reader checks every character here
+        root = loader.get_single_node()
+    except _TooDeep as exc:
+        fatal = Problem(shown, exc.line, f"nested too deeply (more than {MAX_DEPTH} levels)")
+    except RecursionError:  # a safety net: MAX_DEPTH stops composing well before
+        fatal = Problem(shown, 0, "nested too deeply")
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = int(mark.line) + 1 if mark is not None else 0
+        detail = _one_line(str(exc.problem or exc.context or "malformed"))
+        fatal = Problem(shown, line, f"invalid YAML: {detail}")
+    except yaml.reader.ReaderError as exc:
+        line = len(_LINE_BREAK.findall(text, 0, exc.position)) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        fatal = Problem(shown, line, f"invalid YAML: special character #x{code:04x} is not allowed")
+    except yaml.YAMLError as exc:
+        fatal = Problem(shown, 0, f"invalid YAML: {_one_line(str(exc))}")
+    finally:
+        if loader is not None:
+            loader.dispose()
+    refusals = [Problem(shown, *r) for r in loader.refusals] if loader is not None else []
+    return root, refusals, fatal
+
+
+#: Line breaks as YAML counts them (``Mark.line``).
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _quote(text: str) -> str:
+    """``repr(text)``; a long one clipped to ``_SHOWN`` characters, followed by its length."""
+    shown = repr(text)
+    if len(shown) <= _SHOWN + 2:
+        return shown
+    keep = text[:_SHOWN]
+    while len(repr(keep + "…")) > _SHOWN + 2:
+        keep = keep[:-1]
+    return f"{keep + '…'!r} ({len(text)} characters)"
+
+
+def _bare(text: str) -> str:
+    """A tag or an anchor name as written, unless it is long or odd: then quoted and clipped."""
+    return text if len(text) <= _SHOWN and text.isprintable() and " " not in text else _quote(text)
+
+
+def _shown_tag(tag: str) -> str:
+    if tag.startswith(_YAML):
+        return _bare("!!" + tag[len(_YAML) :])
+    return _bare(tag if tag.startswith("!") else f"!<{tag}>")
+
+
+def _one_line(text: str) -> str:
+    """A library's message as one line of at most 150 characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= 150 else flat[:149] + "…"
+
+
+def _refused(node: yaml.Node) -> bool:
+    return node.tag == _REFUSED
+
+
+def _kind(node: yaml.Node) -> str | None:
+    """What YAML made of a scalar that is not a string (``None`` for a string or a null)."""
+    if node.tag in _STRINGS or node.tag == _NULL:
+        return None
+    return _KINDS.get(node.tag, f"a {node.tag}")
+
+
 def _suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, options, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = difflib.get_close_matches(word[:100], options, n=1)
+    return f" (did you mean {_quote(close[0])}?)" if close else ""
 
 
 def _line(node: yaml.Node) -> int:
@@ -171,6 +365,8 @@ def _line(node: yaml.Node) -> int:
 
 
 class _Parser:
+    """Walks the node graph, recording a problem per mistake; refused nodes are skipped."""
+
     def __init__(self, path: str) -> None:
         self.path = path
         self.problems: list[Problem] = []
@@ -182,29 +378,47 @@ class _Parser:
         self, node: yaml.Node, what: str, keys: tuple[str, ...] | None
     ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """Key → (key node, value node); reports non-mappings, duplicates and unknown keys."""
+        if _refused(node):
+            return {}
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, f"{what} must be a mapping")
             return {}
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
+            if _refused(key_node):
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _NULL:
                 self.problem(key_node, f"{what} keys must be strings")
+                continue
+            if key_node.tag == _MERGE:
+                self.problem(key_node, "YAML merge keys (<<) are not supported")
+                continue
+            kind = _kind(key_node)
+            if kind is not None:
+                self.problem(key_node, f"{what} keys must be strings, not {kind} (quote it)")
                 continue
             key = str(key_node.value)
             if key in out:
-                self.problem(key_node, f"duplicate key {key!r} in {what}")
+                self.problem(key_node, f"duplicate key {_quote(key)} in {what}")
                 continue
             if keys is not None and key not in keys:
                 expected = ", ".join(keys)
                 hint = _suggest(key, keys) or f" (expected one of: {expected})"
-                self.problem(key_node, f"unknown key {key!r} in {what}{hint}")
+                self.problem(key_node, f"unknown key {_quote(key)} in {what}{hint}")
                 continue
             out[key] = (key_node, value_node)
         return out
 
-    def string(self, node: yaml.Node, what: str) -> str | None:
-        if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
+    def string(self, node: yaml.Node, what: str, allow: frozenset[str] = frozenset()) -> str | None:
+        """A scalar's text, stripped. ``allow``: tags accepted besides strings (numbers)."""
+        if _refused(node):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag == _NULL:
             self.problem(node, f"{what} must be a string")
+            return None
+        kind = _kind(node)
+        if kind is not None and node.tag not in allow:
+            self.problem(node, f"{what} must be a string, not {kind} (quote it)")
             return None
         value = str(node.value).strip()
         if not value:
@@ -213,7 +427,9 @@ class _Parser:
         return value
 
     def strings(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node]]:
-        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
+        if _refused(node):
+            return []
+        if isinstance(node, yaml.ScalarNode) and node.tag in _STRINGS:
             value = self.string(node, what)
             return [(value, node)] if value is not None else []
         if not isinstance(node, yaml.SequenceNode):
@@ -230,30 +446,55 @@ class _Parser:
         try:
             req = Requirement(text)
         except InvalidRequirement as exc:
-            detail = str(exc).splitlines()[0]
-            self.problem(node, f"{what}: invalid requirement {text!r}: {detail}")
+            detail = _one_line(str(exc).splitlines()[0])
+            self.problem(node, f"{what}: invalid requirement {_quote(text)}: {detail}")
             return None
         if req.url:
-            self.problem(node, f"{what}: direct URL requirements are not supported: {text!r}")
+            self.problem(node, f"{what}: direct URL requirements are not supported: {_quote(text)}")
             return None
         return req
 
     def python_request(self, node: yaml.Node, what: str) -> str | None:
-        value = self.string(node, what)
-        if value is not None and not re.match(r"^[\w.@<>=!~,* /\\:+-]+$", value):
-            self.problem(node, f"{what}: {value!r} is not a version request or a path")
+        """A request discovery can read, checked here so that a wrong one has a line.
+
+        Numbers are requests (``python: 3.12``, the source text kept); booleans are not.
+        """
+        from toolcache.discovery import parse_request
+
+        value = self.string(node, what, allow=_NUMBERS)
+        if value is None:
+            return None
+        try:
+            request = parse_request(value)
+            # Discovery compares versions with the request's specifier: one that packaging
+            # cannot read (more digits than int() takes) fails there, so it fails here.
+            request.plausible(request.implementation, (3, 12, 0))
+        except RuntimeError:  # Path.expanduser: `~name/...` for a user this machine lacks
+            user = re.split(r"[\\/]", value[1:], maxsplit=1)[0]
+            home = f"the home folder of user {_quote(user)}" if user else "the home folder"
+            hint = " (write the range with >= and <)" if value.startswith("~=") else ""
+            self.problem(
+                node,
+                f"{what}: {_quote(value)} is read as a path in {home}, which does not exist" + hint,
+            )
+            return None
+        except (ToolcacheError, ValueError):
+            self.problem(
+                node,
+                f"{what}: {_quote(value)} is not a Python request: expected {_REQUEST_FORMS}",
+            )
             return None
         return value
 
     def timestamp(self, node: yaml.Node) -> datetime | None:
-        value = self.string(node, "exclude-newer")
+        value = self.string(node, "exclude-newer", allow=frozenset({_TIMESTAMP, *_NUMBERS}))
         if value is None:
             return None
         parsed = parse_timestamp(value)
         if parsed is None:
             self.problem(
                 node,
-                f"exclude-newer: {value!r} is not a date or an RFC 3339 timestamp "
+                f"exclude-newer: {_quote(value)} is not a date or an RFC 3339 timestamp "
                 "(e.g. 2026-11-01 or 2026-11-01T00:00:00Z)",
             )
         return parsed
@@ -283,14 +524,24 @@ class _Parser:
             environments = self.environments(*top["environments"], "environments")
         tools: dict[str, Tool] = {}
         if "tools" not in top:
-            if isinstance(root, yaml.MappingNode):
+            if isinstance(root, yaml.MappingNode) and not _refused(root):
                 self.problem(root, "missing 'tools:' mapping of tool names to requirements")
         else:
             tools_node = top["tools"][1]
             entries = self.mapping(tools_node, "tools", None)
             if isinstance(tools_node, yaml.MappingNode) and not tools_node.value:
                 self.problem(tools_node, "'tools' is empty: name at least one tool")
+            # Lock files are named after tools: `lint` and `Lint` would share one on macOS.
+            folded: dict[str, str] = {}
             for name, (key_node, value_node) in entries.items():
+                first = folded.setdefault(name.lower(), name)
+                if first != name:
+                    self.problem(
+                        key_node,
+                        f"tool {_quote(name)}: its lock file would be the lock file of "
+                        f"{_quote(first)} on a case-insensitive file system (macOS, Windows): "
+                        "rename one",
+                    )
                 tool = self.tool(name, key_node, value_node, python, environments)
                 if tool is not None:
                     tools[name] = tool
@@ -313,12 +564,17 @@ class _Parser:
         default_python: str | None,
         default_environments: Environments | None = None,
     ) -> Tool | None:
-        where = f"tool {name!r}"
+        where = f"tool {_quote(name)}"
         ok = True
-        if not TOOL_NAME.match(name):
+        if len(name) > MAX_NAME:
+            self.problem(key_node, f"{where}: names are at most {MAX_NAME} characters")
+            ok = False
+        elif not TOOL_NAME.fullmatch(name):
             self.problem(key_node, f"{where}: names may use letters, digits, '.', '_' and '-'")
             ok = False
-        if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
+        if _refused(node):
+            return None
+        if isinstance(node, yaml.ScalarNode) and node.tag != _NULL:
             # Shorthand: `lint: ruff==0.8.0`.
             text = self.string(node, f"{where} requirement")
             req = self.requirement(text, node, where) if text else None
@@ -333,12 +589,16 @@ class _Parser:
                 line=_line(key_node),
                 environments=default_environments,
             )
-        fields = self.mapping(node, where, TOOL_KEYS)
         if not isinstance(node, yaml.MappingNode):
+            self.problem(
+                node, f"{where} must be a requirement (lint: ruff==0.8.0) or a mapping with 'from'"
+            )
             return None
+        fields = self.mapping(node, where, TOOL_KEYS)
         req = None
         if "from" not in fields:
-            self.problem(key_node, f"{where}: missing 'from' (the requirement to install)")
+            if not any(_refused(k) and k.value == "from" for k, _ in node.value):  # reported
+                self.problem(key_node, f"{where}: missing 'from' (the requirement to install)")
             ok = False
         else:
             text = self.string(fields["from"][1], f"{where}: 'from'")
@@ -380,14 +640,16 @@ class _Parser:
     def environments(self, key_node: yaml.Node, node: yaml.Node, what: str) -> Environments | None:
         """An ``environments:`` mapping, or None (with problems reported) when it is wrong."""
         fields = self.mapping(node, what, ENVIRONMENT_KEYS)
-        if not isinstance(node, yaml.MappingNode):
+        if not isinstance(node, yaml.MappingNode) or _refused(node):
             return None
         before = len(self.problems)
         if not node.value:
             self.problem(node, f"{what} is empty: give 'python', 'platforms' or both")
         python = None
         if "python" in fields:
-            python = self.entries(fields["python"][1], f"{what}: python", "Python version")
+            python = self.entries(
+                fields["python"][1], f"{what}: python", "Python version", allow=_NUMBERS
+            )
             python = self.python_minors(python, f"{what}: python")
         platforms = None
         if "platforms" in fields:
@@ -401,21 +663,25 @@ class _Parser:
             line=_line(key_node),
         )
 
-    def entries(self, node: yaml.Node, what: str, noun: str) -> list[tuple[str, yaml.Node]]:
+    def entries(
+        self, node: yaml.Node, what: str, noun: str, allow: frozenset[str] = frozenset()
+    ) -> list[tuple[str, yaml.Node]]:
         """A list of scalars or one scalar, each kept as its source text (``3.10``, not 3.1)."""
+        if _refused(node):
+            return []
         if isinstance(node, yaml.SequenceNode):
             if not node.value:
                 self.problem(node, f"{what} must name at least one {noun}")
             items = node.value
             each = f"each entry of {what}"
-        elif isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
+        elif isinstance(node, yaml.ScalarNode) and node.tag != _NULL:
             items, each = [node], what
         else:
             self.problem(node, f"{what} must be a list of strings")
             return []
         out = []
         for item in items:
-            value = self.string(item, each)
+            value = self.string(item, each, allow)
             if value is not None:
                 out.append((value, item))
         return out
@@ -431,18 +697,23 @@ class _Parser:
         for text, node in entries:
             try:
                 implementation, python = parse_python(text)
-            except ToolcacheError:
-                self.problem(node, f"{what}: {text!r} is not a minor version like 3.12 or pypy3.10")
+            except (ToolcacheError, ValueError):  # ValueError: more digits than int() reads
+                self.problem(
+                    node, f"{what}: {_quote(text)} is not a minor version like 3.12 or pypy3.10"
+                )
                 continue
             version = python_text(implementation, python)
             if python < (3, _OLDEST_MINOR):
                 self.problem(
                     node,
-                    f"{what}: {text!r} is older than 3.{_OLDEST_MINOR}, the oldest "
+                    f"{what}: {_quote(text)} is older than 3.{_OLDEST_MINOR}, the oldest "
                     "Python toolcache manages",
                 )
             elif version in seen:
-                self.problem(node, f"{what}: {text!r} is listed twice (first as {seen[version]!r})")
+                self.problem(
+                    node,
+                    f"{what}: {_quote(text)} is listed twice (first as {_quote(seen[version])})",
+                )
             else:
                 seen[version] = text
                 out.append((version, node))
@@ -453,18 +724,24 @@ class _Parser:
     ) -> list[tuple[str, yaml.Node]]:
         """Entries stripped and lower-cased; each must be a platform ``target_for`` accepts."""
         from toolcache.lockfile.targets import canonical_platform
+        from toolcache.platforms import ACCEPTED_PLATFORMS
 
         out: list[tuple[str, yaml.Node]] = []
         seen: dict[str, str] = {}
         for text, node in entries:
             try:
                 platform = canonical_platform(text)
-            except ToolcacheError as exc:
-                self.problem(node, f"{what}: {exc}")
+            except (ToolcacheError, ValueError):  # ValueError: more digits than int() reads
+                self.problem(
+                    node,
+                    f"{what}: unknown platform {_quote(text)}: "
+                    f"expected one of {ACCEPTED_PLATFORMS}",
+                )
                 continue
             if platform in seen:
                 self.problem(
-                    node, f"{what}: {text!r} is listed twice (first as {seen[platform]!r})"
+                    node,
+                    f"{what}: {_quote(text)} is listed twice (first as {_quote(seen[platform])})",
                 )
             else:
                 seen[platform] = text
@@ -472,6 +749,8 @@ class _Parser:
         return out
 
     def command(self, node: yaml.Node, what: str) -> tuple[str, ...] | None:
+        if _refused(node):
+            return None
         if isinstance(node, yaml.SequenceNode):
             argv = [v for v, _ in self.strings(node, what)]
             if len(argv) != len(node.value):
@@ -483,7 +762,7 @@ class _Parser:
             try:
                 argv = shlex.split(text)
             except ValueError as exc:
-                self.problem(node, f"{what}: cannot split command {text!r}: {exc}")
+                self.problem(node, f"{what}: cannot split command {_quote(text)}: {exc}")
                 return None
         if not argv:
             self.problem(node, f"{what} must name a command")
@@ -504,11 +783,11 @@ def parse_timestamp(value: str) -> datetime | None:
     text = re.sub(r"[zZ]$", "+00:00", text)
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00:00+01:00 in UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 def format_timestamp(value: datetime) -> str:
