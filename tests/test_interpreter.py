@@ -377,3 +377,15 @@ def test_interpreter_is_hashable_and_frozen(tmp_path: Path) -> None:
         pytest.skip("no real interpreter")
     found: Interpreter = probe(REAL[0], tmp_path)
     assert hash(found) == hash(probe(REAL[0], tmp_path))
+
+
+def test_a_compatible_release_request_is_a_specifier_not_a_home_folder() -> None:
+    request = parse_request("~=3.11")
+    assert request.path is None
+    assert request.specifier == "~=3.11"
+    assert parse_request("~/py/bin/python").path is not None
+
+
+def test_a_path_too_long_is_not_found_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(InterpreterNotFound):
+        find_interpreter("/x/" + "a" * 5000 + "/python", tmp_path)

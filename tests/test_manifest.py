@@ -651,7 +651,7 @@ tools:
     python: "12"
   fmt:
     from: black
-    python: "~=3.11"
+    python: "~nobody-here/py"
   types:
     from: mypy
     python: "python3"
@@ -661,8 +661,8 @@ tools:
     assert found == [
         f"tools.yaml:1: python: 'banana' is not a Python request: {ACCEPTED}",
         f"tools.yaml:5: tool 'lint': 'python': '12' is not a Python request: {ACCEPTED}",
-        "tools.yaml:8: tool 'fmt': 'python': '~=3.11' is read as a path in the home folder "
-        "of user '=3.11', which does not exist (write the range with >= and <)",
+        "tools.yaml:8: tool 'fmt': 'python': '~nobody-here/py' is read as a path in the home "
+        "folder of user 'nobody-here', which does not exist",
         f"tools.yaml:11: tool 'types': 'python': 'python3' is not a Python request: {ACCEPTED}",
         "tools.yaml:12: tool 'bad name!': names may use letters, digits, '.', '_' and '-'",
     ]
@@ -675,6 +675,7 @@ tools:
         "3.12",
         "3.12.1",
         ">=3.10,<3.13",
+        "~=3.11",
         "cpython3.12",
         "cp312",
         "cpython@3.12",

@@ -92,7 +92,10 @@ def parse_request(text: str | None) -> PythonRequest:
         return PythonRequest(text="python3", default=True)
     stripped = text.strip()
     separators = {os.sep, os.altsep or os.sep}
-    if stripped.startswith(("~", ".")) or any(s in stripped for s in separators):
+    specifier = stripped.startswith(("~=", "==", "!=", "<", ">"))
+    if not specifier and (
+        stripped.startswith(("~", ".")) or any(s in stripped for s in separators)
+    ):
         return PythonRequest(text=text, path=Path(stripped).expanduser())
     match = _REQUEST.fullmatch(stripped.lower())
     assert match is not None  # the pattern matches any string
@@ -329,7 +332,13 @@ def find_interpreter(request: str | None, cache_root: Path) -> Interpreter:
         return _default(parsed, cache_root)
     if parsed.path is not None:
         exe = absolute_path(parsed.path)
-        if not exe.exists():
+        try:
+            exists = exe.exists()
+        except OSError as exc:  # a path too long for the file system, say
+            raise InterpreterNotFound(
+                parsed.text, f"{exe} cannot be used ({exc.strerror})"
+            ) from None
+        if not exists:
             raise InterpreterNotFound(parsed.text, f"{exe} does not exist")
         if exe.is_dir():
             raise InterpreterNotFound(parsed.text, f"{exe} is a directory, not an interpreter")

@@ -472,10 +472,9 @@ class _Parser:
         except RuntimeError:  # Path.expanduser: `~name/...` for a user this machine lacks
             user = re.split(r"[\\/]", value[1:], maxsplit=1)[0]
             home = f"the home folder of user {_quote(user)}" if user else "the home folder"
-            hint = " (write the range with >= and <)" if value.startswith("~=") else ""
             self.problem(
                 node,
-                f"{what}: {_quote(value)} is read as a path in {home}, which does not exist" + hint,
+                f"{what}: {_quote(value)} is read as a path in {home}, which does not exist",
             )
             return None
         except (ToolcacheError, ValueError):
