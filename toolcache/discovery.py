@@ -92,8 +92,8 @@ def parse_request(text: str | None) -> PythonRequest:
         return PythonRequest(text="python3", default=True)
     stripped = text.strip()
     separators = {os.sep, os.altsep or os.sep}
-    specifier = stripped.startswith(("~=", "==", "!=", "<", ">"))
-    if not specifier and (
+    operator = stripped.startswith(("~=", "==", "!=", "<", ">"))
+    if not operator and (
         stripped.startswith(("~", ".")) or any(s in stripped for s in separators)
     ):
         return PythonRequest(text=text, path=Path(stripped).expanduser())

@@ -2,22 +2,34 @@
 
 References come from the ``stamp`` records every ``plan``/``run`` leaves per manifest: a
 manifest that still exists references the environments its tools were last planned with.
+
+An environment is in use while a tool runs from it: the tool holds a shared lock on the
+environment's in-use file for its whole life (see ``toolcache.runner``). Whatever removes or
+replaces an environment does it inside ``claim``, which takes that lock exclusively without
+waiting, and leaves the environment alone when it cannot.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolcache import atomic, paths
 from toolcache.envs import receipt as receipt_mod
 
-#: An environment used this recently may still be running a tool; ``gc`` leaves it alone.
+#: An environment used this recently counts as in use too. The in-use lock covers running
+#: tools; this covers what holds no lock: a ``run`` between finding its environment and
+#: starting the tool (a full run records the plan first), ``export`` reading one, and tools
+#: started by a toolcache from before the lock.
 IN_USE_SECONDS = 300
+#: Why ``claim`` refuses while a tool holds the lock.
+RUNNING = "a tool is running from it"
 
 
 @dataclass
@@ -30,6 +42,8 @@ class EnvInfo:
     packages: list[tuple[str, str]]
     users: list[str] = field(default_factory=list)  # "manifest:tool"
     problem: str | None = None
+    #: The sha256 of every file its receipt names (a wheel's is its unpacked tree's name).
+    files: frozenset[str] = frozenset()
 
 
 def _size(path: Path, seen: set[tuple[int, int]]) -> int:
@@ -87,6 +101,7 @@ def environments(cache_root: Path) -> list[EnvInfo]:
                 rec = receipt_mod.read(env)
                 info.created = rec.created
                 info.packages = [(p.name, p.version) for p in rec.packages]
+                info.files = frozenset(p.sha256 for p in rec.packages)
             except receipt_mod.ReceiptError as exc:
                 info.problem = str(exc)
             info.last_used = receipt_mod.last_used(env)
@@ -94,23 +109,67 @@ def environments(cache_root: Path) -> list[EnvInfo]:
     return out
 
 
-def in_use(info: EnvInfo, now: float | None = None) -> bool:
-    """Being built (its lock is held) or used within the last few minutes."""
+@contextlib.contextmanager
+def claim(env_path: Path, *, create: bool = True) -> Iterator[str | None]:
+    """Hold the environment's in-use lock exclusively for the ``with`` block, never waiting.
+
+    Yields None when it is held (no tool runs from the environment, and none can start until
+    the block ends: one that tries waits, then finds the environment gone or replaced), else
+    why not (``RUNNING``, or the in-use file cannot be opened). Anything that deletes, moves
+    or replaces an environment does so only inside ``with claim(path) as refused:`` when
+    ``refused is None``. ``create=False`` probes without leaving a file: with no file, no
+    tool holds a lock. Like build locks, the file stays when the environment goes: deleting it
+    would let a tool still waiting on the old file run unseen by the next remover.
+    """
+    from toolcache.runner import in_use_path, lock_fd
+
+    flags = os.O_RDONLY | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(in_use_path(str(env_path)), flags, 0o666)
+    except FileNotFoundError:  # no file (or no folder): no tool has a lock to hold
+        yield None
+        return
+    except OSError as exc:
+        yield f"its in-use file cannot be opened ({exc.strerror})"
+        return
+    try:
+        try:
+            free = lock_fd(fd, exclusive=True, wait=False)
+        except OSError:  # a file system without locks: no tool can hold one either
+            free = True
+        yield None if free else RUNNING
+    finally:
+        os.close(fd)
+
+
+def in_use(info: EnvInfo, now: float | None = None) -> str | None:
+    """Why the environment is in use, or None: a tool is running from it (its in-use lock is
+    held), it is being built (its build lock is held), or it was used within
+    ``IN_USE_SECONDS``."""
     from toolcache.mutex import is_locked
 
+    with claim(info.path, create=False) as refused:
+        if refused is not None:
+            return refused
     if is_locked(info.path.parent / f"{info.path.name}.lock"):
-        return True
+        return "being built"
     moment = now if now is not None else time.time()
-    return info.last_used is not None and moment - info.last_used < IN_USE_SECONDS
+    if info.last_used is not None and moment - info.last_used < IN_USE_SECONDS:
+        return f"used within the last {IN_USE_SECONDS // 60} minutes"
+    return None
 
 
-def remove(info: EnvInfo) -> None:
-    """Move the environment aside (so no lookup sees half of it), then delete it."""
+def remove(env_path: Path) -> str | None:
+    """Move the environment aside (so no lookup sees half of it), then delete it; None when
+    done, else why it was left (a tool is running from it)."""
     from toolcache.mutex import exclusive
 
-    with exclusive(info.path.parent / f"{info.path.name}.lock"):
-        aside = atomic.move_aside(info.path, f".tmp-{info.path.name}-old-")
+    with exclusive(env_path.parent / f"{env_path.name}.lock"), claim(env_path) as refused:
+        if refused is not None:
+            return refused
+        aside = atomic.move_aside(env_path, f".tmp-{env_path.name}-old-")
     shutil.rmtree(aside, ignore_errors=True)
+    return None
 
 
 def build_running(cache_root: Path) -> bool:
@@ -121,19 +180,21 @@ def build_running(cache_root: Path) -> bool:
     return root.is_dir() and any(is_locked(lock) for lock in root.glob("*/*.lock"))
 
 
-def unused_trees(cache_root: Path) -> list[tuple[Path, int]]:
-    """Unpacked wheels no environment links to: every file has one link, the tree's own.
+def unused_trees(cache_root: Path, *, keep: Collection[str] = ()) -> list[tuple[Path, int]]:
+    """Unpacked wheels no environment uses: none was built from the wheel (``keep``: the
+    sha256s the environments' receipts name) and none links to its files (each has one link).
 
-    Environments hard-link their files from these trees, so a tree whose files all have a link
-    count of one serves no environment; the wheel it came from stays in the cache, so a later
-    build unpacks it again without the network.
+    Files are cloned into environments by default, so a link count says nothing then: the
+    receipts do. The wheel a tree came from stays in the cache, so a later build unpacks it
+    again without the network. A tree unpacked from a wheel built from an sdist is named by
+    that wheel, not by the sdist the receipt names, so it goes (its wheel stays too).
     """
     root = paths.wheel_cache_dir(cache_root) / "unpacked"
     found: list[tuple[Path, int]] = []
     if not root.is_dir():
         return found
     for tree in sorted(root.glob("*/*")):
-        if not tree.is_dir() or tree.name.startswith("."):
+        if not tree.is_dir() or tree.name.startswith(".") or tree.name in keep:
             continue
         size, linked = 0, False
         for dirpath, _dirs, files in os.walk(tree):

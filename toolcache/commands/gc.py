@@ -2,8 +2,9 @@
 then the unpacked wheels no environment links to any more (the wheels themselves stay, so
 rebuilding needs no network).
 
-Never removes an environment in use (being built, or used in the last few minutes), and
-leaves unpacked wheels alone while any environment is being built.
+Never removes an environment in use (a tool running from it, being built, or used in the
+last few minutes), whatever its age, and says which it kept; leaves unpacked wheels alone while
+any environment is being built.
 """
 
 from __future__ import annotations
@@ -50,29 +51,39 @@ def choose(
     max_age: float | None,
     max_size: int | None,
     unreferenced: bool,
-) -> list[tuple[EnvInfo, str]]:
-    """The environments to remove, each with why; never one in use."""
+) -> tuple[list[tuple[EnvInfo, str]], list[tuple[EnvInfo, str]]]:
+    """The environments to remove, each with why; and those the options would remove but
+    that are in use, each with what uses them."""
+    busy = {e.env_id: in_use(e, now) for e in envs}
     chosen: dict[str, tuple[EnvInfo, str]] = {}
-    candidates = [e for e in envs if not in_use(e, now)]
-    for env in candidates:
+    kept: dict[str, tuple[EnvInfo, str]] = {}
+
+    def pick(env: EnvInfo, why: str) -> bool:
+        reason = busy[env.env_id]
+        if reason is not None:
+            kept[env.env_id] = (env, reason)
+            return False
+        chosen[env.env_id] = (env, why)
+        return True
+
+    for env in envs:
         if env.problem is not None:
-            chosen[env.env_id] = (env, f"broken ({env.problem})")
+            pick(env, f"broken ({env.problem})")
         elif unreferenced and not env.users:
-            chosen[env.env_id] = (env, "no known manifest uses it")
+            pick(env, "no known manifest uses it")
         elif max_age is not None:
             last = env.last_used or env.created or 0.0
             if now - last > max_age:
-                chosen[env.env_id] = (env, "not used within --max-age")
+                pick(env, "not used within --max-age")
     if max_size is not None:
-        kept = [e for e in envs if e.env_id not in chosen]
-        total = sum(e.size for e in kept)
-        for env in sorted(kept, key=lambda e: e.last_used or e.created or 0.0):
+        remaining = [e for e in envs if e.env_id not in chosen]
+        total = sum(e.size for e in remaining)
+        for env in sorted(remaining, key=lambda e: e.last_used or e.created or 0.0):
             if total <= max_size:
                 break
-            if env in candidates:
-                chosen[env.env_id] = (env, "least recently used over --max-size")
+            if pick(env, "least recently used over --max-size"):
                 total -= env.size
-    return list(chosen.values())
+    return list(chosen.values()), list(kept.values())
 
 
 def gc(
@@ -87,25 +98,36 @@ def gc(
     age = parse_duration(max_age) if max_age else None
     size = parse_size(max_size) if max_size else None
     envs = environments(cache_root)
-    doomed = choose(
+    doomed, kept = choose(
         envs, now=time.time(), max_age=age, max_size=size, unreferenced=not keep_unreferenced
     )
     freed = 0
+    gone: set[str] = set()
     for env, why in doomed:
-        if not dry_run:
-            remove(env)
+        refused = None if dry_run else remove(env.path)
+        if refused is not None:  # a tool started from it since it was chosen
+            kept.append((env, refused))
+            continue
         freed += env.size
+        gone.add(env.env_id)
         output.result(f"{'would remove' if dry_run else 'removed'} {env.env_id}: {why}")
+    for env, reason in kept:
+        output.result(f"kept {env.env_id}: in use ({reason})")
+    built_from = {sha for env in envs if env.env_id not in gone for sha in env.files}
     trees: list[tuple[Path, int]] = []
-    if not build_running(cache_root):  # a build may be about to link from any tree
-        trees = unused_trees(cache_root)
-        for tree, tree_size in trees:
+    # A build may be about to clone from any tree: none while one runs, and asked again before
+    # each tree, since one may start meanwhile (a build holds its lock before it picks trees).
+    if not build_running(cache_root):
+        for tree, tree_size in unused_trees(cache_root, keep=built_from):
             if not dry_run:
+                if build_running(cache_root):
+                    break
                 remove_tree(tree)
+            trees.append((tree, tree_size))
             freed += tree_size
     verb = "would free" if dry_run else "freed"
     output.result(
-        f"{verb} {human_size(freed)} ({len(doomed)} of {len(envs)} environments, "
+        f"{verb} {human_size(freed)} ({len(gone)} of {len(envs)} environments, "
         f"{len(trees)} unpacked wheels no environment uses)"
     )
     return 0
