@@ -218,3 +218,23 @@ def test_a_damaged_cached_wheel_is_downloaded_again_and_the_build_succeeds(
     again = _cli("run", "-m", str(manifest), "lint", cwd=cwd)
     assert again.stdout == "lintme pristine\n", again.stderr
     assert len([r for r in local_index.requests if r.path.endswith(wheel.name)]) == downloads + 1
+
+
+def test_list_shows_a_damaged_environment_and_gc_removes_it(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    _fill(local_index, dists)
+    manifest = _manifest(tmp_path, local_index)
+    cwd = manifest.parent
+    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+    assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).returncode == 0
+    (helper,) = _helper_files(cache)
+    helper.unlink()
+    listed = _cli("list", cwd=cwd)
+    assert "broken: damaged: lib/python3.11/site-packages/helper/__init__.py is missing" in (
+        listed.stdout
+    )
+    collected = _cli("gc", cwd=cwd)
+    assert collected.returncode == 0, collected.stderr
+    assert "removed " in collected.stdout and "broken (damaged: " in collected.stdout
+    assert _helper_files(cache) == []

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolcache import atomic, paths
+from toolcache.envs import health
 from toolcache.envs import receipt as receipt_mod
 
 #: An environment used this recently counts as in use too. The in-use lock covers running
@@ -102,6 +103,8 @@ def environments(cache_root: Path) -> list[EnvInfo]:
                 info.created = rec.created
                 info.packages = [(p.name, p.version) for p in rec.packages]
                 info.files = frozenset(p.sha256 for p in rec.packages)
+                # Damaged (a file missing, added or resized) or its interpreter gone: broken.
+                info.problem = health.check_receipt(env, rec)
             except receipt_mod.ReceiptError as exc:
                 info.problem = str(exc)
             info.last_used = receipt_mod.last_used(env)
@@ -144,8 +147,8 @@ def claim(env_path: Path, *, create: bool = True) -> Iterator[str | None]:
 
 def in_use(info: EnvInfo, now: float | None = None) -> str | None:
     """Why the environment is in use, or None: a tool is running from it (its in-use lock is
-    held), it is being built (its build lock is held), or it was used within
-    ``IN_USE_SECONDS``."""
+    held), it is being built (its build lock is held), or, unless it is broken, it was used
+    within ``IN_USE_SECONDS``."""
     from toolcache.mutex import is_locked
 
     with claim(info.path, create=False) as refused:
@@ -154,7 +157,12 @@ def in_use(info: EnvInfo, now: float | None = None) -> str | None:
     if is_locked(info.path.parent / f"{info.path.name}.lock"):
         return "being built"
     moment = now if now is not None else time.time()
-    if info.last_used is not None and moment - info.last_used < IN_USE_SECONDS:
+    # A broken environment is never used as it is (a lookup builds it again): no grace time.
+    if (
+        info.problem is None
+        and info.last_used is not None
+        and moment - info.last_used < IN_USE_SECONDS
+    ):
         return f"used within the last {IN_USE_SECONDS // 60} minutes"
     return None
 

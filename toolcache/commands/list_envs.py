@@ -60,7 +60,7 @@ def list_envs(*, cache_root: Path, output_format: str, output: Output) -> int:
             e.env_id,
             human_size(e.size),
             human_age(e.last_used, now),
-            ", ".join(e.users) or ("-" if e.problem is None else f"broken: {e.problem}"),
+            ", ".join([*e.users, *([] if e.problem is None else [f"broken: {e.problem}"])]) or "-",
         ]
         for e in envs
     ]

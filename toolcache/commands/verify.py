@@ -3,7 +3,8 @@
 An environment is checked against its receipt and file list (``toolcache.envs.files``), an
 unpacked wheel against its wheel's ``RECORD``; by type and size, and with ``--full`` by sha256
 as well, cached wheel files included. ``--repair`` removes what is damaged (an environment
-being built is never touched) and, given a manifest, builds its tools' environments again.
+being built, or that a tool is running from, is never touched) and, given a manifest, builds
+its tools' environments again.
 """
 
 from __future__ import annotations
@@ -103,10 +104,18 @@ def verify(
     for item in damage:
         shown = _shown(item.path, cache_root)
         if repair:
-            if item.kind == "environment" and _being_built(item.path):
-                output.result(f"{item.kind} {shown}: {item.reason} (being built: left alone)")
-                continue
-            atomic.discard(item.path, _ASIDE)
+            if item.kind == "environment":
+                if _being_built(item.path):
+                    output.result(f"{item.kind} {shown}: {item.reason} (being built: left alone)")
+                    continue
+                from toolcache.inventory import remove
+
+                refused = remove(item.path)
+                if refused is not None:
+                    output.result(f"{item.kind} {shown}: {item.reason} (left alone: {refused})")
+                    continue
+            else:
+                atomic.discard(item.path, _ASIDE)
             output.result(f"removed {item.kind} {shown}: {item.reason}")
         else:
             output.result(f"damaged {item.kind} {shown}: {item.reason}")
