@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,26 @@ def test_list_shows_a_damaged_environment_and_gc_removes_it(
     assert collected.returncode == 0, collected.stderr
     assert "removed " in collected.stdout and "broken (damaged: " in collected.stdout
     assert _helper_files(cache) == []
+
+
+def test_gc_sweeps_what_killed_processes_left_after_an_hour(tmp_path: Path) -> None:
+    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+    old = [
+        cache / "envs" / "208dc560200976d0" / ".tmp-4cb22c88df60b2ef-abc",
+        cache / "files-v1" / "unpacked" / "ab" / ".tmp-abababababababab-xyz",
+    ]
+    fresh = cache / "files-v1" / "unpacked" / "cd" / ".tmp-cdcdcdcdcdcdcdcd-new"
+    download = cache / "files-v1" / ".download-k1ll3d"
+    for folder in [*old, fresh]:
+        (folder / "lib").mkdir(parents=True)
+        (folder / "lib" / "big.bin").write_bytes(b"x" * 1000)
+    download.write_bytes(b"partial")
+    hour_ago = time.time() - 3700
+    for path in [*old, download]:
+        os.utime(path, (hour_ago, hour_ago))
+    swept = _cli("gc", cwd=tmp_path)
+    assert swept.returncode == 0, swept.stderr
+    assert "removed 3 leftovers of killed builds and downloads" in swept.stdout
+    assert [p.exists() for p in old] == [False, False]
+    assert not download.exists()
+    assert fresh.exists()

@@ -93,9 +93,7 @@ def parse_request(text: str | None) -> PythonRequest:
     stripped = text.strip()
     separators = {os.sep, os.altsep or os.sep}
     operator = stripped.startswith(("~=", "==", "!=", "<", ">"))
-    if not operator and (
-        stripped.startswith(("~", ".")) or any(s in stripped for s in separators)
-    ):
+    if not operator and (stripped.startswith(("~", ".")) or any(s in stripped for s in separators)):
         return PythonRequest(text=text, path=Path(stripped).expanduser())
     match = _REQUEST.fullmatch(stripped.lower())
     assert match is not None  # the pattern matches any string

@@ -13,6 +13,7 @@ import re
 import time
 from pathlib import Path
 
+from toolcache import paths
 from toolcache.commands.list_envs import human_size
 from toolcache.errors import ToolcacheError
 from toolcache.inventory import (
@@ -86,6 +87,36 @@ def choose(
     return list(chosen.values()), list(kept.values())
 
 
+def sweep_leftovers(cache_root: Path) -> list[Path]:
+    """Temporaries of killed processes older than an hour, wherever the cache makes them:
+    environments and restores being made (``envs/*/.tmp-*``, unless their lock is held),
+    unpacked wheels (``files-v1/unpacked/*/.tmp-*``), downloads (``files-v1/.download-*``)."""
+    import contextlib
+    import os
+
+    from toolcache.envs import build, unpacked
+
+    removed: list[Path] = []
+    envs = paths.envs_dir(cache_root)
+    with contextlib.suppress(OSError):
+        for folder in envs.iterdir():
+            if folder.is_dir():
+                removed.extend(build.clean_temporaries(folder))
+    base = paths.wheel_cache_dir(cache_root)
+    with contextlib.suppress(OSError):
+        for shard in (base / "unpacked").iterdir():
+            if shard.is_dir():
+                removed.extend(unpacked.clean_stale(shard))
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for entry in base.glob(".download-*"):
+            with contextlib.suppress(OSError):
+                if now - entry.stat().st_mtime > build.STALE_AFTER:
+                    os.unlink(entry)
+                    removed.append(entry)
+    return removed
+
+
 def gc(
     *,
     cache_root: Path,
@@ -125,6 +156,10 @@ def gc(
                 remove_tree(tree)
             trees.append((tree, tree_size))
             freed += tree_size
+    if not dry_run:
+        leftovers = sweep_leftovers(cache_root)
+        if leftovers:
+            output.result(f"removed {len(leftovers)} leftovers of killed builds and downloads")
     verb = "would free" if dry_run else "freed"
     output.result(
         f"{verb} {human_size(freed)} ({len(gone)} of {len(envs)} environments, "

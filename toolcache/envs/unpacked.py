@@ -194,7 +194,7 @@ def ensure(wheel: Path, sha256: str, cache_root: Path) -> Unpacked:
     if actual != sha256:
         raise WheelMismatch(wheel.name, f"its sha256 is {actual}, not {sha256}")
     root.parent.mkdir(parents=True, exist_ok=True)
-    _clean_stale(root.parent)
+    clean_stale(root.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{sha256[:16]}-", dir=root.parent))
     try:
         made = _unpack(wheel, tmp)
@@ -229,14 +229,19 @@ def _sha256_of(path: Path) -> str:
     return sha.hexdigest()
 
 
-def _clean_stale(parent: Path) -> None:
+def clean_stale(parent: Path) -> list[Path]:
+    """Remove the temporary trees in ``parent`` older than ``STALE_AFTER`` (their unpacker
+    was killed); return what was removed."""
     now = time.time()
+    removed: list[Path] = []
     with contextlib.suppress(OSError):
         for entry in os.scandir(parent):
             if entry.name.startswith(TMP_PREFIX):
                 with contextlib.suppress(OSError):
                     if now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
                         shutil.rmtree(entry.path, ignore_errors=True)
+                        removed.append(Path(entry.path))
+    return removed
 
 
 def record_digest(digest: bytes) -> str:
