@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -237,3 +238,25 @@ def test_manifest_found_from_a_subfolder(
     proc = toolcache("-m", "toolcache", "run", "lint", cwd=outside)
     assert proc.returncode == 1
     assert f"{outside / 'tools.yaml'}: manifest not found" in proc.stderr
+
+
+def test_a_command_the_tool_does_not_install_never_runs_from_path(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    fill(local_index, dists)
+    folder = tmp_path / "p"
+    folder.mkdir()
+    path = folder / "tools.yaml"
+    path.write_text(
+        f"index-url: {local_index.url}\npython: {sys.executable}\n"
+        "tools:\n  x:\n    from: lintme\n    run: [git, --version]\n",
+        encoding="utf-8",
+    )
+    assert shutil.which("git") is not None  # there is one on PATH: it must not run
+    proc = subprocess.run(
+        [sys.executable, "-m", "toolcache", "run", "-m", str(path), "x"],
+        capture_output=True, text=True, check=False, cwd=folder,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "git version" not in proc.stdout
+    assert "command 'git' is not in its environment" in proc.stderr

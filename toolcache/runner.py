@@ -47,16 +47,18 @@ def tool_environ(env_dir: str, bin_dir: str) -> dict[str, str]:
 
 
 def resolve_command(command: str, bin_dir: str, environ: dict[str, str]) -> str | None:
-    """The environment's own script first, then the PATH (e.g. ``run: git ...``)."""
+    """The environment's own script, or a path the manifest gives (``./scripts/lint.sh``).
+
+    Never a program found on PATH: a command the tool's packages do not install (a typo, an
+    empty environment) must fail, not run whatever another installation put first on PATH.
+    """
     for suffix in ("", ".exe", ".cmd") if sys.platform == "win32" else ("",):
         candidate = os.path.join(bin_dir, command + suffix)
         if os.path.isfile(candidate):
             return candidate
     if os.sep in command or (os.altsep and os.altsep in command):
         return command
-    import shutil
-
-    return shutil.which(command, path=environ["PATH"])
+    return None
 
 
 def in_use_path(env_dir: str) -> str:
@@ -148,7 +150,8 @@ def exec_tool(env_dir: str, bin_dir: str, argv: Sequence[str], tool: str) -> int
     program = resolve_command(argv[0], bin_dir, environ)
     if program is None:
         raise _fail(
-            f"tool {tool!r}: command {argv[0]!r} is not in its environment ({bin_dir}) nor on PATH"
+            f"tool {tool!r}: command {argv[0]!r} is not in its environment ({bin_dir}); "
+            "only what the tool's packages install runs (give a path for another program)"
         )
     sys.stdout.flush()
     sys.stderr.flush()
