@@ -260,3 +260,31 @@ def test_a_command_the_tool_does_not_install_never_runs_from_path(
     assert proc.returncode == 1
     assert "git version" not in proc.stdout
     assert "command 'git' is not in its environment" in proc.stderr
+
+
+def test_a_restored_tool_s_first_run_takes_the_cache_hit_path(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    fill(local_index, dists)
+    path = manifest(tmp_path / "p", local_index.url)
+    cwd = path.parent
+    archives = tmp_path / "archives"
+    built = toolcache("-m", "toolcache", "run", "-m", str(path), "lint", cwd=cwd)
+    assert built.returncode == 0, built.stderr
+    exported = toolcache("-m", "toolcache", "export", "-m", str(path), "--to", str(archives),
+                         cwd=cwd)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+
+    # Another runner: an empty cache, the archives restored, then the tool's first run.
+    other = {"TOOLCACHE_CACHE_DIR": str(tmp_path / "runner-b")}
+    restored = toolcache("-m", "toolcache", "restore", "-m", str(path), "--from", str(archives),
+                         "--no-build", "--format", "json", cwd=cwd, env=other)  # fmt: skip
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(restored.stdout)["tools"]["lint"]["status"] == "restored"
+    first = toolcache("-X", "importtime", "-m", "toolcache", "run", "-m", str(path), "lint", "y",
+                      cwd=cwd, env=other)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("lintme ['y'] ")
+    ours = {m for m in imported(first.stderr, full=True) if m.startswith("toolcache")}
+    assert "toolcache._hit" in ours
+    assert not imported(first.stderr) & set(HEAVY), imported(first.stderr) & set(HEAVY)

@@ -21,7 +21,7 @@ from typing import Any
 
 from toolcache import plan_output
 from toolcache.archive.contents import DEFAULT_SIZE_LIMIT, ArchiveError, package_rows
-from toolcache.commands.plan import make_plan
+from toolcache.commands.plan import Plan, make_plan
 from toolcache.envs import store as env_store
 from toolcache.errors import HashMismatch, ToolcacheError
 from toolcache.lockfile.planning import LockedTool, LockMode
@@ -184,6 +184,7 @@ def restore(
             rows.append(row)
     finally:
         source.close()
+    _ready_for_hits(result, rows, manifest_path, cache_root)
     if output_format == "json":
         output.result(json.dumps(document(rows), indent=2))
     else:
@@ -191,6 +192,24 @@ def restore(
             write_github(rows, os.environ)
         output.result(render_text(rows))
     return 0
+
+
+def _ready_for_hits(
+    result: Plan, rows: list[Restored], manifest_path: Path, cache_root: Path
+) -> None:
+    """Write the plan's and each present tool's cache-hit records, so the job's next ``plan``
+    and each tool's first ``run`` take their fast paths."""
+    from toolcache.commands.plan import record
+    from toolcache.commands.run import remember_hit
+
+    statuses = {row.tool: row.status for row in rows}
+    record(result, manifest_path, cache_root)
+    for tool in result.tools:
+        if statuses.get(tool.tool.name) == "missing":
+            continue
+        env = env_store.lookup(cache_root, tool.selection.interpreter, tool.selection.resolution)
+        if env is not None:
+            remember_hit(tool, env, manifest_path, cache_root)
 
 
 def document(rows: list[Restored]) -> dict[str, Any]:

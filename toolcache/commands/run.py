@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolcache import _hit
 from toolcache.commands.plan import make_plan, record
 from toolcache.errors import ToolcacheError
-from toolcache.lockfile.planning import LockMode
+from toolcache.lockfile.planning import LockedTool, LockMode
 from toolcache.output import Output
 from toolcache.runner import exec_tool
+
+if TYPE_CHECKING:
+    from toolcache.envs.store import Environment
 
 
 def run(
@@ -24,7 +28,6 @@ def run(
     offline: bool,
     output: Output,
 ) -> int:
-    from toolcache.envs.receipt import FILENAME as RECEIPT
     from toolcache.envs.store import ensure
 
     plan = make_plan(
@@ -44,14 +47,29 @@ def run(
         downloads=output.download,
     )
     record(plan, manifest_path, cache_root)
+    remember_hit(locked, env, manifest_path, cache_root)
+    output.close()  # the terminal is the tool's from here
+    return exec_tool(str(env.path), str(env.bin_dir), [*locked.tool.run, *args], tool_name)
+
+
+def remember_hit(
+    locked: LockedTool, env: Environment, manifest_path: Path, cache_root: Path
+) -> None:
+    """Write the record that lets the next ``run`` of this tool take the cache-hit path
+    (``toolcache._hit``); ``restore`` writes it too, so a restored tool's first run is a hit."""
+    from toolcache.envs.receipt import FILENAME as RECEIPT
+
+    interpreter = locked.choice.interpreter
+    if interpreter is None:
+        return  # a described target is not this machine's
     manifest = str(manifest_path.absolute())
     _hit.write(
         str(cache_root),
         manifest,
-        tool_name,
+        locked.tool.name,
         _hit.fields(
             manifest=manifest,
-            tool=tool_name,
+            tool=locked.tool.name,
             lock=str(locked.lock.path.absolute()),
             interpreter=str(interpreter.executable),
             base=env.receipt.base.realpath,
@@ -62,5 +80,3 @@ def run(
             environ=os.environ,
         ),
     )
-    output.close()  # the terminal is the tool's from here
-    return exec_tool(str(env.path), str(env.bin_dir), [*locked.tool.run, *args], tool_name)
