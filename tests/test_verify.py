@@ -71,18 +71,24 @@ def _helper_files(cache: Path) -> list[Path]:
     return sorted(cache.glob("envs/*/*/lib/*/site-packages/helper/__init__.py"))
 
 
+Project = tuple[Path, Path, Path]
+
+
+@pytest.fixture
+def project(tmp_path: Path, local_index: LocalIndex, dists: Dists) -> Project:
+    """(manifest, its folder, the cache) of a project whose tools are on the index."""
+    _fill(local_index, dists)
+    manifest = _manifest(tmp_path, local_index)
+    return manifest, manifest.parent, Path(os.environ["TOOLCACHE_CACHE_DIR"])
+
+
 pytestmark = pytest.mark.skipif(
     sys.version_info[:2] != (3, 11), reason="the manifest's environments name CPython 3.11"
 )
 
 
-def test_an_edited_file_reaches_no_other_environment_and_verify_finds_it(
-    tmp_path: Path, local_index: LocalIndex, dists: Dists
-) -> None:
-    _fill(local_index, dists)
-    manifest = _manifest(tmp_path, local_index)
-    cwd = manifest.parent
-    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+def test_an_edited_file_reaches_no_other_environment_and_verify_finds_it(project: Project) -> None:
+    manifest, cwd, cache = project
     assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).stdout == "lintme pristine\n"
     (edited,) = _helper_files(cache)
     with edited.open("a", encoding="utf-8") as f:
@@ -106,13 +112,8 @@ def test_an_edited_file_reaches_no_other_environment_and_verify_finds_it(
     assert _cli("verify", "--full", cwd=cwd).returncode == 0
 
 
-def test_verify_repair_heals_missing_added_and_hashed_changes(
-    tmp_path: Path, local_index: LocalIndex, dists: Dists
-) -> None:
-    _fill(local_index, dists)
-    manifest = _manifest(tmp_path, local_index)
-    cwd = manifest.parent
-    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+def test_verify_repair_heals_missing_added_and_hashed_changes(project: Project) -> None:
+    manifest, cwd, cache = project
     assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).returncode == 0
     (helper,) = _helper_files(cache)
     site = helper.parent.parent
@@ -136,13 +137,8 @@ def test_verify_repair_heals_missing_added_and_hashed_changes(
     assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).stdout == "lintme pristine\n"
 
 
-def test_hardlink_mode_spreads_an_edit_to_the_cache_and_verify_says_where(
-    tmp_path: Path, local_index: LocalIndex, dists: Dists
-) -> None:
-    _fill(local_index, dists)
-    manifest = _manifest(tmp_path, local_index)
-    cwd = manifest.parent
-    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+def test_hardlink_mode_spreads_an_edit_to_the_cache_and_verify_says_where(project: Project) -> None:
+    manifest, cwd, cache = project
     hardlink = {"TOOLCACHE_LINK_MODE": "hardlink"}
     assert _cli("run", "-m", str(manifest), "lint", cwd=cwd, env=hardlink).returncode == 0
     (helper,) = _helper_files(cache)
@@ -157,13 +153,8 @@ def test_hardlink_mode_spreads_an_edit_to_the_cache_and_verify_says_where(
     assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).stdout == "lintme pristine\n"
 
 
-def test_a_tampered_cached_wheel_is_found_by_verify_full(
-    tmp_path: Path, local_index: LocalIndex, dists: Dists
-) -> None:
-    _fill(local_index, dists)
-    manifest = _manifest(tmp_path, local_index)
-    cwd = manifest.parent
-    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+def test_a_tampered_cached_wheel_is_found_by_verify_full(project: Project) -> None:
+    manifest, cwd, cache = project
     assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).returncode == 0
     wheel = next(cache.glob("files-v1/??/*/helper-1.0-*.whl"))
     wheel.write_bytes(wheel.read_bytes()[: wheel.stat().st_size // 2])
@@ -176,12 +167,9 @@ def test_a_tampered_cached_wheel_is_found_by_verify_full(
 
 
 def test_export_refuses_an_environment_whose_files_changed(
-    tmp_path: Path, local_index: LocalIndex, dists: Dists
+    tmp_path: Path, project: Project
 ) -> None:
-    _fill(local_index, dists)
-    manifest = _manifest(tmp_path, local_index)
-    cwd = manifest.parent
-    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+    manifest, cwd, cache = project
     assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).returncode == 0
     (helper,) = _helper_files(cache)
     helper.write_text("VALUE = 'EDITED!!'\n", encoding="utf-8")  # same size as the wheel's
@@ -198,12 +186,9 @@ def test_export_refuses_an_environment_whose_files_changed(
 
 @pytest.mark.parametrize("damage", ["truncated", "tampered"])
 def test_a_damaged_cached_wheel_is_downloaded_again_and_the_build_succeeds(
-    tmp_path: Path, local_index: LocalIndex, dists: Dists, damage: str
+    project: Project, dists: Dists, local_index: LocalIndex, damage: str
 ) -> None:
-    _fill(local_index, dists)
-    manifest = _manifest(tmp_path, local_index)
-    cwd = manifest.parent
-    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+    manifest, cwd, cache = project
     assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).returncode == 0
     wheel = next(cache.glob("files-v1/??/*/helper-1.0-*.whl"))
     if damage == "truncated":
@@ -221,13 +206,8 @@ def test_a_damaged_cached_wheel_is_downloaded_again_and_the_build_succeeds(
     assert len([r for r in local_index.requests if r.path.endswith(wheel.name)]) == downloads + 1
 
 
-def test_list_shows_a_damaged_environment_and_gc_removes_it(
-    tmp_path: Path, local_index: LocalIndex, dists: Dists
-) -> None:
-    _fill(local_index, dists)
-    manifest = _manifest(tmp_path, local_index)
-    cwd = manifest.parent
-    cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
+def test_list_shows_a_damaged_environment_and_gc_removes_it(project: Project) -> None:
+    manifest, cwd, cache = project
     assert _cli("run", "-m", str(manifest), "lint", cwd=cwd).returncode == 0
     (helper,) = _helper_files(cache)
     helper.unlink()
