@@ -197,16 +197,16 @@ def restore(
 def _ready_for_hits(
     result: Plan, rows: list[Restored], manifest_path: Path, cache_root: Path
 ) -> None:
-    """Write the plan's and each present tool's cache-hit records, so the job's next ``plan``
-    and each tool's first ``run`` take their fast paths."""
+    """When every tool's environment is present, write the plan's and each tool's cache-hit
+    records, so the job's next ``plan`` and each tool's first ``run`` take their fast paths."""
     from toolcache.commands.plan import record
     from toolcache.commands.run import remember_hit
 
     statuses = {row.tool: row.status for row in rows}
+    if "missing" in statuses.values():
+        return  # a refused or absent archive leaves the cache as it was: no records either
     record(result, manifest_path, cache_root)
     for tool in result.tools:
-        if statuses.get(tool.tool.name) == "missing":
-            continue
         env = env_store.lookup(cache_root, tool.selection.interpreter, tool.selection.resolution)
         if env is not None:
             remember_hit(tool, env, manifest_path, cache_root)
