@@ -46,7 +46,7 @@ def tool_environ(env_dir: str, bin_dir: str) -> dict[str, str]:
     return environ
 
 
-def resolve_command(command: str, bin_dir: str, environ: dict[str, str]) -> str | None:
+def resolve_command(command: str, bin_dir: str) -> str | None:
     """The environment's own script, or a path the manifest gives (``./scripts/lint.sh``).
 
     Never a program found on PATH: a command the tool's packages do not install (a typo, an
@@ -71,37 +71,9 @@ def lock_fd(fd: int, *, exclusive: bool, wait: bool) -> bool:
     waiting or not. False when ``wait`` is off and another holder is in the way; OSError when
     the file system has no such locks."""
     if sys.platform == "win32":  # pragma: no cover - tested on POSIX only
-        import ctypes
-        import msvcrt
-        from ctypes import wintypes
+        from toolcache._winlock import lock_file
 
-        class Overlapped(ctypes.Structure):
-            _fields_ = [
-                ("internal", ctypes.c_size_t),
-                ("internal_high", ctypes.c_size_t),
-                ("offset", wintypes.DWORD),
-                ("offset_high", wintypes.DWORD),
-                ("event", wintypes.HANDLE),
-            ]
-
-        lock_file_ex = ctypes.WinDLL("kernel32", use_last_error=True).LockFileEx
-        lock_file_ex.argtypes = [
-            wintypes.HANDLE,
-            wintypes.DWORD,
-            wintypes.DWORD,
-            wintypes.DWORD,
-            wintypes.DWORD,
-            ctypes.POINTER(Overlapped),
-        ]
-        lock_file_ex.restype = wintypes.BOOL
-        # LOCKFILE_EXCLUSIVE_LOCK = 2, LOCKFILE_FAIL_IMMEDIATELY = 1; one byte at offset 0
-        flags = (2 if exclusive else 0) | (0 if wait else 1)
-        handle = msvcrt.get_osfhandle(fd)
-        if lock_file_ex(handle, flags, 0, 1, 0, ctypes.byref(Overlapped())):
-            return True
-        if ctypes.get_last_error() == 33:  # ERROR_LOCK_VIOLATION: another holder
-            return False
-        raise ctypes.WinError()
+        return lock_file(fd, exclusive=exclusive, wait=wait)
     import fcntl
 
     operation = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
@@ -147,7 +119,7 @@ def exec_tool(env_dir: str, bin_dir: str, argv: Sequence[str], tool: str) -> int
     """Run ``argv`` in the environment, holding its in-use lock for as long as the tool runs;
     returns only on Windows (the tool's exit code)."""
     environ = tool_environ(env_dir, bin_dir)
-    program = resolve_command(argv[0], bin_dir, environ)
+    program = resolve_command(argv[0], bin_dir)
     if program is None:
         raise _fail(
             f"tool {tool!r}: command {argv[0]!r} is not in its environment ({bin_dir}); "
