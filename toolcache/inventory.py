@@ -85,30 +85,40 @@ def references(cache_root: Path) -> dict[str, list[str]]:
     return found
 
 
-def environments(cache_root: Path) -> list[EnvInfo]:
+def environment_paths(cache_root: Path) -> list[Path]:
+    """Every environment folder in the cache (``envs/<interp16>/<res16>``), temporaries left
+    out, sorted."""
     root = paths.envs_dir(cache_root)
+    try:
+        return sorted(
+            env
+            for interp in root.iterdir()
+            if interp.is_dir()
+            for env in interp.iterdir()
+            if env.is_dir() and not env.name.startswith(".")
+        )
+    except OSError:
+        return []
+
+
+def environments(cache_root: Path) -> list[EnvInfo]:
     refs = references(cache_root)
     out: list[EnvInfo] = []
     seen: set[tuple[int, int]] = set()
-    if not root.is_dir():
-        return out
-    for interp_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for env in sorted(
-            p for p in interp_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
-        ):
-            env_id = f"{interp_dir.name}/{env.name}"
-            info = EnvInfo(env, env_id, _size(env, seen), None, None, [], refs.get(env_id, []))
-            try:
-                rec = receipt_mod.read(env)
-                info.created = rec.created
-                info.packages = [(p.name, p.version) for p in rec.packages]
-                info.files = frozenset(p.sha256 for p in rec.packages)
-                # Damaged (a file missing, added or resized) or its interpreter gone: broken.
-                info.problem = health.check_receipt(env, rec)
-            except receipt_mod.ReceiptError as exc:
-                info.problem = str(exc)
-            info.last_used = receipt_mod.last_used(env)
-            out.append(info)
+    for env in environment_paths(cache_root):
+        env_id = f"{env.parent.name}/{env.name}"
+        info = EnvInfo(env, env_id, _size(env, seen), None, None, [], refs.get(env_id, []))
+        try:
+            rec = receipt_mod.read(env)
+            info.created = rec.created
+            info.packages = [(p.name, p.version) for p in rec.packages]
+            info.files = frozenset(p.sha256 for p in rec.packages)
+            # Damaged (a file missing, added or resized) or its interpreter gone: broken.
+            info.problem = health.check_receipt(env, rec)
+        except receipt_mod.ReceiptError as exc:
+            info.problem = str(exc)
+        info.last_used = receipt_mod.last_used(env)
+        out.append(info)
     return out
 
 
@@ -197,12 +207,11 @@ def unused_trees(cache_root: Path, *, keep: Collection[str] = ()) -> list[tuple[
     again without the network. A tree unpacked from a wheel built from an sdist is named by
     that wheel, not by the sdist the receipt names, so it goes (its wheel stays too).
     """
-    root = paths.wheel_cache_dir(cache_root) / "unpacked"
+    from toolcache.envs.unpacked import trees
+
     found: list[tuple[Path, int]] = []
-    if not root.is_dir():
-        return found
-    for tree in sorted(root.glob("*/*")):
-        if not tree.is_dir() or tree.name.startswith(".") or tree.name in keep:
+    for tree in trees(cache_root):
+        if tree.name in keep:
             continue
         size, linked = 0, False
         for dirpath, _dirs, files in os.walk(tree):

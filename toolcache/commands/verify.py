@@ -15,6 +15,7 @@ from pathlib import Path
 from toolcache import atomic, paths
 from toolcache.envs import files as file_list
 from toolcache.envs import health, unpacked
+from toolcache.inventory import environment_paths, remove, remove_tree
 from toolcache.output import Output
 
 #: Prefix of what ``--repair`` moves aside before deleting (cleaned like a killed build's).
@@ -37,20 +38,6 @@ def environment_damage(env: Path, *, full: bool) -> str | None:
     return health.check(env)
 
 
-def _environments(cache_root: Path) -> list[Path]:
-    root = paths.envs_dir(cache_root)
-    try:
-        return sorted(
-            env
-            for interp in root.iterdir()
-            if interp.is_dir()
-            for env in interp.iterdir()
-            if env.is_dir() and not env.name.startswith(".")
-        )
-    except OSError:
-        return []
-
-
 def _wheel_files(cache_root: Path) -> list[tuple[Path, str]]:
     """Cached wheel and sdist files with the sha256 their folder promises."""
     base = paths.wheel_cache_dir(cache_root)
@@ -69,7 +56,7 @@ def find_damage(cache_root: Path, *, full: bool) -> tuple[dict[str, int], list[D
     from toolcache.index import disk
 
     damage: list[Damage] = []
-    envs = _environments(cache_root)
+    envs = environment_paths(cache_root)
     for env in envs:
         reason = environment_damage(env, full=full)
         if reason is not None:
@@ -108,12 +95,12 @@ def verify(
                 if _being_built(item.path):
                     output.result(f"{item.kind} {shown}: {item.reason} (being built: left alone)")
                     continue
-                from toolcache.inventory import remove
-
                 refused = remove(item.path)
                 if refused is not None:
                     output.result(f"{item.kind} {shown}: {item.reason} (left alone: {refused})")
                     continue
+            elif item.kind == "unpacked wheel":
+                remove_tree(item.path)
             else:
                 atomic.discard(item.path, _ASIDE)
             output.result(f"removed {item.kind} {shown}: {item.reason}")
