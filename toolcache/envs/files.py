@@ -14,8 +14,6 @@ type) and looks for files nobody listed; ``full`` also hashes every file. Standa
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import stat
@@ -96,17 +94,11 @@ def _walk(env_dir: Path) -> Iterator[tuple[str, os.stat_result]]:
             yield os.path.relpath(entry.path, root).replace(os.sep, "/"), st
 
 
-def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            sha.update(chunk)
-    return base64.urlsafe_b64encode(sha.digest()).decode("ascii").rstrip("=")
-
-
 def check(env_dir: Path, *, full: bool = False, limit: int = 5) -> list[str]:
     """What is wrong with ``env_dir`` against its list (at most ``limit`` problems, then a
     count); an empty list when it is intact."""
+    if full:  # the cheap check (every lookup) stays standard library only
+        from toolcache.envs.unpacked import file_record_digest
     listed = read(env_dir)
     if listed is None:
         return [f"it has no file list ({FILENAME}): built by an older toolcache"]
@@ -124,7 +116,7 @@ def check(env_dir: Path, *, full: bool = False, limit: int = 5) -> list[str]:
             problems.append(f"{relative} is not a regular file")
         elif st.st_size != expected[1]:
             problems.append(f"{relative} was changed (size {st.st_size}, not {expected[1]})")
-        elif full and _digest(env_dir / relative) != expected[0]:
+        elif full and file_record_digest(env_dir / relative) != expected[0]:
             problems.append(f"{relative} was changed (its sha256 differs)")
     problems.extend(f"{relative} is missing" for relative in sorted(set(listed) - seen))
     if len(problems) > limit:

@@ -153,13 +153,8 @@ def check(tree: Unpacked, *, full: bool = False) -> str | None:
             return f"{entry.source} is missing"
         if not stat.S_ISREG(st.st_mode) or st.st_size != entry.size:
             return f"{entry.source} was changed (size {st.st_size}, not {entry.size})"
-        if full:
-            sha = hashlib.sha256()
-            with open(path, "rb") as f:
-                while chunk := f.read(_CHUNK):
-                    sha.update(chunk)
-            if record_digest(sha.digest()) != entry.sha256:
-                return f"{entry.source} was changed (its sha256 differs)"
+        if full and file_record_digest(path) != entry.sha256:
+            return f"{entry.source} was changed (its sha256 differs)"
     return None
 
 
@@ -190,7 +185,12 @@ def ensure(wheel: Path, sha256: str, cache_root: Path) -> Unpacked:
     found = load(root)
     if found is not None and check(found) is None:
         return found
-    actual = _sha256_of(wheel)
+    from toolcache.index.disk import sha256_file
+
+    try:
+        actual = sha256_file(wheel)
+    except OSError as exc:
+        raise UnpackError(wheel.name, f"cannot read it ({exc.strerror})") from None
     if actual != sha256:
         raise WheelMismatch(wheel.name, f"its sha256 is {actual}, not {sha256}")
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -218,17 +218,6 @@ def ensure(wheel: Path, sha256: str, cache_root: Path) -> Unpacked:
     return dataclasses.replace(made, root=root)
 
 
-def _sha256_of(path: Path) -> str:
-    sha = hashlib.sha256()
-    try:
-        with path.open("rb") as f:
-            while chunk := f.read(_CHUNK):
-                sha.update(chunk)
-    except OSError as exc:
-        raise UnpackError(path.name, f"cannot read it ({exc.strerror})") from None
-    return sha.hexdigest()
-
-
 def clean_stale(parent: Path) -> list[Path]:
     """Remove the temporary trees in ``parent`` older than ``STALE_AFTER`` (their unpacker
     was killed); return what was removed."""
@@ -247,6 +236,15 @@ def clean_stale(parent: Path) -> list[Path]:
 def record_digest(digest: bytes) -> str:
     """``digest`` as ``RECORD`` writes it: urlsafe base64 without padding."""
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def file_record_digest(path: str | os.PathLike[str]) -> str:
+    """The sha256 of the file at ``path`` as ``RECORD`` writes it."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            sha.update(chunk)
+    return record_digest(sha.digest())
 
 
 def _safe(name: str) -> bool:
