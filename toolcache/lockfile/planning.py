@@ -152,6 +152,11 @@ class Planner:
         platform = lock_targets.canonical_platform(self.platform or "linux")
         return lock_targets.LockTarget(implementation, python, platform)
 
+    def _added_target(self, choice: TargetChoice, shown: str) -> lock_targets.LockTarget:
+        new = self._lock_target(choice)
+        self._say(f"{shown}: adding target {new.name} for {choice.description}")
+        return new
+
     def _select(self, existing: lock.ToolLock, choice: TargetChoice) -> Selection:
         return select(existing, choice.target, choice.interpreter_hash, choice.description)
 
@@ -183,41 +188,32 @@ class Planner:
             except NotCovered as exc:
                 if self.mode is LockMode.LOCKED:
                     raise LockError(f"{exc}, and --locked was given") from None
-                new = self._lock_target(choice)
-                self._say(f"{shown}: adding target {new.name} for {choice.description}")
-                added.append(new)
+                added.append(self._added_target(choice, shown))
         elif self.mode is LockMode.LOCKED:
             raise LockError(
                 f"{shown} is out of date for tool {tool.name!r} ({reason}), and --locked was given"
             )
         explicit = tool.environments is not None
-        text = self._resolve(
-            tool, declared=declared, added=added, explicit=explicit, inputs=inputs, path=path
-        )
-        lock.write(path, text)
-        written = lock.read(path)
-        assert written is not None
+
+        def relock() -> lock.ToolLock:
+            text = self._resolve(
+                tool, declared=declared, added=added, explicit=explicit, inputs=inputs, path=path
+            )
+            lock.write(path, text)
+            written = lock.read(path)
+            assert written is not None
+            return written
+
+        written = relock()
         try:
             selection = self._select(written, choice)
         except NotCovered:
-            new = self._lock_target(choice)
-            if new in written.targets:
+            # A target this interpreter's own kind resolves to (a default one left out, say)
+            # cannot be added twice.
+            if self._lock_target(choice) in written.targets:
                 raise
-            self._say(f"{shown}: adding target {new.name} for {choice.description}")
-            added.append(new)
-            lock.write(
-                path,
-                self._resolve(
-                    tool,
-                    declared=declared,
-                    added=added,
-                    explicit=explicit,
-                    inputs=inputs,
-                    path=path,
-                ),
-            )
-            written = lock.read(path)
-            assert written is not None
+            added.append(self._added_target(choice, shown))
+            written = relock()
             selection = self._select(written, choice)
         return LockedTool(tool, choice, written, selection, "locked")
 
