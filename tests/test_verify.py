@@ -6,6 +6,7 @@ Real wheels on a real index on 127.0.0.1, real environments built by the CLI in 
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -15,6 +16,9 @@ import pytest
 
 from tests.conftest import Dists
 from tests.support.index import LocalIndex
+
+#: This interpreter's minor version: the manifest's environments name it.
+MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 TOOL = """\
 import sys
@@ -47,7 +51,7 @@ def _manifest(tmp_path: Path, index: LocalIndex) -> Path:
     manifest = project / "tools.yaml"
     manifest.write_text(
         f"index-url: {index.url}\npython: {sys.executable}\n"
-        "environments:\n  python: ['3.11']\n  platforms: [linux]\n"
+        f"environments:\n  python: ['{MINOR}']\n  platforms: [linux]\n"
         "tools:\n  lint: lintme\n  fmt: fmtme\n",
         encoding="utf-8",
     )
@@ -83,7 +87,8 @@ def project(tmp_path: Path, local_index: LocalIndex, dists: Dists) -> Project:
 
 
 pytestmark = pytest.mark.skipif(
-    sys.version_info[:2] != (3, 11), reason="the manifest's environments name CPython 3.11"
+    sys.platform != "linux" or platform.machine() != "x86_64",
+    reason="the manifest's environments name Linux x86_64",
 )
 
 
@@ -212,7 +217,7 @@ def test_list_shows_a_damaged_environment_and_gc_removes_it(project: Project) ->
     (helper,) = _helper_files(cache)
     helper.unlink()
     listed = _cli("list", cwd=cwd)
-    assert "broken: damaged: lib/python3.11/site-packages/helper/__init__.py is missing" in (
+    assert f"broken: damaged: lib/python{MINOR}/site-packages/helper/__init__.py is missing" in (
         listed.stdout
     )
     collected = _cli("gc", cwd=cwd)

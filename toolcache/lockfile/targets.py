@@ -40,8 +40,13 @@ SUPPORTED_PYTHONS = ((3, 10), (3, 11), (3, 12), (3, 13), (3, 14))
 #: PyPy's Python versions with current releases, for a ``pypy`` request without ``environments``.
 PYPY_PYTHONS = ((3, 10), (3, 11))
 
-_IMPLEMENTATIONS = {"": "cpython", "cp": "cpython", "cpython": "cpython", "pp": "pypy"}
-_IMPLEMENTATIONS["pypy"] = "pypy"
+_IMPLEMENTATIONS = {
+    "": "cpython",
+    "cp": "cpython",
+    "cpython": "cpython",
+    "pp": "pypy",
+    "pypy": "pypy",
+}
 _PYTHON = re.compile(r"(?P<impl>cpython|cp|pypy|pp)?(?P<major>3)\.(?P<minor>\d+)")
 
 
