@@ -128,7 +128,8 @@ def test_25_targets_resolve_once_per_distinct_answer(
     tmp_path: Path, local_index: LocalIndex, dists: Dists
 ) -> None:
     _index(local_index, dists)
-    document, said, _ = _lock(tmp_path, local_index.url)
+    # Planned for a described CPython 3.12 on Linux: no target is added for this interpreter.
+    document, said, _ = _lock(tmp_path, local_index.url, python_version="3.12", platform="linux")
     resolved = [line for line in said if line.startswith("resolving for ")]
     # Windows or not, times 3.10 / 3.11 / 3.12 and newer: six different answers at most.
     assert 1 < len(resolved) <= 6, resolved
