@@ -124,7 +124,6 @@ class TargetResolution:
     target: LockTarget
     resolution: Resolution
     files: dict[NormalizedName, tuple[DistFile, ...]] = field(compare=False)
-    reused: bool
 
 
 def _files_for(
@@ -205,9 +204,5 @@ def resolve_targets(
             continue
         if reused is not None:
             resolution = _transfer(resolution, view)
-        done.append(
-            TargetResolution(
-                lock_target, resolution, _files_for(resolution, view), reused is not None
-            )
-        )
+        done.append(TargetResolution(lock_target, resolution, _files_for(resolution, view)))
     return done, dropped
