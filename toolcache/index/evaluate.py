@@ -114,11 +114,8 @@ class Evaluator:
         exclude_newer: datetime | None = None,
         *,
         tag_parts: TagParts | None = None,
-        parsed: dict[str, ParsedFilename | Rejected] | None = None,
     ) -> None:
         self.project = project
-        #: Filenames already parsed, shared by the evaluators of several targets of one page.
-        self._parsed: dict[str, ParsedFilename | Rejected] = {} if parsed is None else parsed
         self.target = target
         self.exclude_newer = _utc(exclude_newer) if exclude_newer is not None else None
         self.tag_parts = tag_parts if tag_parts is not None else TagParts.of(target)
@@ -151,19 +148,7 @@ class Evaluator:
         return None
 
     def check_filename(self, raw: RawFile) -> ParsedFilename:
-        """A wheel or sdist filename of this project with a valid version (parsed once)."""
-        known = self._parsed.get(raw.filename)
-        if known is None:
-            try:
-                known = self._parse_filename(raw)
-            except Rejected as exc:
-                known = exc
-            self._parsed[raw.filename] = known
-        if isinstance(known, Rejected):
-            raise known
-        return known
-
-    def _parse_filename(self, raw: RawFile) -> ParsedFilename:
+        """A wheel or sdist filename of this project with a valid version."""
         name = raw.filename
         lower = name.lower()
         try:
@@ -295,17 +280,10 @@ class Evaluator:
         return accepted, rejected
 
     def evaluate_all(self, raws: Iterable[RawFile]) -> tuple[list[DistFile], list[Rejected]]:
-        accepted: list[DistFile] = []
-        rejected: list[Rejected] = []
-        for raw in raws:
-            if raw.filename[-4:].lower() == ".whl" and not self.tag_parts.may_match(raw.filename):
-                rejected.append(Rejected(raw.filename, NO_SUPPORTED_TAG))
-                continue
-            try:
-                accepted.append(self.evaluate(raw))
-            except Rejected as exc:
-                rejected.append(exc)
-        return accepted, rejected
+        """Every file judged: the accepted ones as ``DistFile``, the others with why."""
+        kept, early = self.prepare(raws)
+        accepted, rejected = self.evaluate_prepared(kept)
+        return accepted, [*early, *rejected]
 
 
 def _preference(file: DistFile) -> tuple[int, int, str]:

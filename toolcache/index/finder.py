@@ -69,10 +69,6 @@ class _Page:
     raws: tuple[RawFile, ...]
     index: str | None
     rejections: tuple[tuple[str, str], ...]
-    #: Each filename parsed once for every target that judges the page.
-    parsed: dict[str, ParsedFilename | Rejected] = dataclasses.field(
-        default_factory=dict, compare=False, repr=False
-    )
     #: ``Evaluator.prepare`` of the files, done by the first target to judge the page.
     prepared: list[tuple[list[tuple[RawFile, ParsedFilename]], list[Rejected]]] = dataclasses.field(
         default_factory=list, compare=False, repr=False
@@ -286,13 +282,12 @@ class IndexFinder:
 
     # -- work --------------------------------------------------------------------------------
 
-    def _evaluator(self, name: NormalizedName, page: _Page) -> Evaluator:
+    def _evaluator(self, name: NormalizedName) -> Evaluator:
         return Evaluator(
             name,
             self.target,
             self._shared.settings.exclude_newer,
             tag_parts=self._tag_parts,
-            parsed=page.parsed,
         )
 
     def _fetch(self, name: NormalizedName) -> _Page:
@@ -322,7 +317,7 @@ class IndexFinder:
 
     def _judge(self, name: NormalizedName, page: _Page) -> FindResult:
         """The page's files judged for this finder's target: the best file of each release."""
-        evaluator = self._evaluator(name, page)
+        evaluator = self._evaluator(name)
         if not page.prepared:
             page.prepared.append(evaluator.prepare(page.raws))
         kept, early = page.prepared[0]
