@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolcache.commands.plan import make_plan
-from toolcache.envs import files as file_list
 from toolcache.envs import health
 from toolcache.envs.store import env_path, lookup
 from toolcache.errors import ToolcacheError
@@ -58,21 +57,17 @@ def _export_one(
     name = tool.tool.name
     if destination.contains(key):
         return Exported(name, key.name, "exists", None)
-    env = lookup(cache_root, tool.selection.interpreter, tool.selection.resolution)
-    if env is None:
-        path = env_path(cache_root, tool.selection.interpreter, tool.selection.resolution)
-        if path.is_dir() and (reason := health.check(path)) is not None:
-            raise ToolcacheError(
-                f"cannot export the environment of {name} ({tool.env_id}): it is {reason}; "
-                "`toolcache verify --repair -m MANIFEST` rebuilds it"
-            )
+    path = env_path(cache_root, tool.selection.interpreter, tool.selection.resolution)
+    if not path.is_dir():
         return Exported(name, key.name, "not-built", None)
     # An archive travels to other runners: every file must still be what its wheel said.
-    problems = file_list.check(env.path, full=True)
-    if problems:
+    reason = health.check(path, full=True)
+    env = lookup(cache_root, tool.selection.interpreter, tool.selection.resolution)
+    if reason is not None or env is None:
         raise ToolcacheError(
             f"cannot export the environment of {name} ({tool.env_id}): it is "
-            f"{file_list.describe(problems)}; `toolcache verify --repair -m MANIFEST` rebuilds it"
+            f"{reason or 'not the one its receipt names'}; "
+            "`toolcache verify --repair -m MANIFEST` rebuilds it"
         )
     if destination.read_only:
         return Exported(name, key.name, "read-only", None)

@@ -21,7 +21,7 @@ from typing import Any
 
 from toolcache import plan_output
 from toolcache.archive.contents import DEFAULT_SIZE_LIMIT, ArchiveError, package_rows
-from toolcache.commands.plan import Plan, make_plan
+from toolcache.commands.plan import Plan, make_plan, record
 from toolcache.envs import store as env_store
 from toolcache.errors import HashMismatch, ToolcacheError
 from toolcache.lockfile.planning import LockedTool, LockMode
@@ -199,7 +199,6 @@ def _ready_for_hits(
 ) -> None:
     """When every tool's environment is present, write the plan's and each tool's cache-hit
     records, so the job's next ``plan`` and each tool's first ``run`` take their fast paths."""
-    from toolcache.commands.plan import record
     from toolcache.commands.run import remember_hit
 
     statuses = {row.tool: row.status for row in rows}

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolcache import atomic, paths
-from toolcache.envs import files as file_list
 from toolcache.envs import health, unpacked
 from toolcache.inventory import environment_paths, remove, remove_tree
 from toolcache.output import Output
@@ -27,15 +26,6 @@ class Damage:
     kind: str  # "environment", "unpacked wheel" or "wheel"
     path: Path
     reason: str
-
-
-def environment_damage(env: Path, *, full: bool) -> str | None:
-    """Why the environment at ``env`` is damaged, or None."""
-    if full:
-        problems = file_list.check(env, full=True)
-        if problems:
-            return file_list.describe(problems)
-    return health.check(env)
 
 
 def _wheel_files(cache_root: Path) -> list[tuple[Path, str]]:
@@ -58,7 +48,7 @@ def find_damage(cache_root: Path, *, full: bool) -> tuple[dict[str, int], list[D
     damage: list[Damage] = []
     envs = environment_paths(cache_root)
     for env in envs:
-        reason = environment_damage(env, full=full)
+        reason = health.check(env, full=full)
         if reason is not None:
             damage.append(Damage("environment", env, reason.removeprefix("damaged: ")))
     trees = unpacked.trees(cache_root)

@@ -57,15 +57,22 @@ def check_receipt(env_dir: Path, receipt: receipt_mod.Receipt) -> str | None:
     return files.describe(problems) if problems else None
 
 
-def check(env_path: Path) -> str | None:
+def check(env_path: Path, *, full: bool = False) -> str | None:
     """Why the environment at ``env_path`` cannot be used, or None when it can.
 
     Reasons: no directory, no (or an unreadable, or another format's) receipt, no ``home`` in
     ``pyvenv.cfg`` or that folder gone, the base interpreter file gone or changed (size or
-    mtime) since the build, the environment's ``python`` missing.
+    mtime) since the build, the environment's ``python`` missing, a file missing, added or of
+    another size than its list says; with ``full``, also of another sha256 (reads every file).
     """
     if not env_path.is_dir():
         return "it does not exist"
+    if full:
+        from toolcache.envs import files
+
+        problems = files.check(env_path, full=True)
+        if problems:
+            return files.describe(problems)
     try:
         found = receipt_mod.read(env_path)
     except receipt_mod.ReceiptError as exc:
