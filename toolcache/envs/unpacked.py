@@ -40,15 +40,6 @@ _CHUNK = 1 << 20
 _SCHEMES = ("purelib", "platlib", "headers", "scripts", "data")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()  # read once, on import: os.umask is process-wide and not thread-safe
-
-
 class UnpackError(ToolcacheError):
     """A wheel could not be unpacked: a bad archive, or contents that disagree with RECORD."""
 
@@ -198,7 +189,7 @@ def ensure(wheel: Path, sha256: str, cache_root: Path) -> Unpacked:
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{sha256[:16]}-", dir=root.parent))
     try:
         made = _unpack(wheel, tmp)
-        tmp.chmod(0o777 & ~_UMASK)  # mkdtemp made it private; the tree is shared
+        tmp.chmod(0o777 & ~atomic.UMASK)  # mkdtemp made it private; the tree is shared
         found = load(root)
         if found is not None and check(found) is None:
             return found  # another thread or process unpacked it meanwhile
@@ -326,7 +317,7 @@ def _extract(
 ) -> list[Entry]:
     entries: list[Entry] = []
     made_dirs: set[str] = set()
-    exec_mode = 0o777 & ~_UMASK | 0o111
+    exec_mode = 0o777 & ~atomic.UMASK | 0o111
     for info in archive.infolist():
         member = info.filename
         if member.endswith("/"):
