@@ -37,7 +37,7 @@ import os
 import re
 import shlex
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -685,67 +685,69 @@ class _Parser:
                 out.append((value, item))
         return out
 
+    def distinct(
+        self,
+        entries: list[tuple[str, yaml.Node]],
+        what: str,
+        normalise: Callable[[str], str],
+    ) -> list[tuple[str, yaml.Node]]:
+        """Entries normalised; one ``normalise`` refuses (with the problem's text as a
+        ``ValueError``), or that repeats an earlier one, is reported and left out."""
+        out: list[tuple[str, yaml.Node]] = []
+        seen: dict[str, str] = {}
+        for text, node in entries:
+            try:
+                value = normalise(text)
+            except ValueError as exc:
+                self.problem(node, f"{what}: {exc}")
+                continue
+            if value in seen:
+                self.problem(
+                    node, f"{what}: {_quote(text)} is listed twice (first as {_quote(seen[value])})"
+                )
+            else:
+                seen[value] = text
+                out.append((value, node))
+        return out
+
     def python_minors(
         self, entries: list[tuple[str, yaml.Node]], what: str
     ) -> list[tuple[str, yaml.Node]]:
         """Entries normalised to ``3.12`` (CPython) or ``pypy3.10``; wrong ones are reported."""
         from toolcache.lockfile.targets import parse_python, python_text
 
-        out: list[tuple[str, yaml.Node]] = []
-        seen: dict[str, str] = {}
-        for text, node in entries:
+        def normalise(text: str) -> str:
             try:
                 implementation, python = parse_python(text)
             except (ToolcacheError, ValueError):  # ValueError: more digits than int() reads
-                self.problem(
-                    node, f"{what}: {_quote(text)} is not a minor version like 3.12 or pypy3.10"
-                )
-                continue
-            version = python_text(implementation, python)
+                raise ValueError(
+                    f"{_quote(text)} is not a minor version like 3.12 or pypy3.10"
+                ) from None
             if python < (3, _OLDEST_MINOR):
-                self.problem(
-                    node,
-                    f"{what}: {_quote(text)} is older than 3.{_OLDEST_MINOR}, the oldest "
-                    "Python toolcache manages",
+                raise ValueError(
+                    f"{_quote(text)} is older than 3.{_OLDEST_MINOR}, the oldest "
+                    "Python toolcache manages"
                 )
-            elif version in seen:
-                self.problem(
-                    node,
-                    f"{what}: {_quote(text)} is listed twice (first as {_quote(seen[version])})",
-                )
-            else:
-                seen[version] = text
-                out.append((version, node))
-        return out
+            return python_text(implementation, python)
+
+        return self.distinct(entries, what, normalise)
 
     def platforms(
         self, entries: list[tuple[str, yaml.Node]], what: str
     ) -> list[tuple[str, yaml.Node]]:
-        """Entries stripped and lower-cased; each must be a platform ``target_for`` accepts."""
+        """Entries in their canonical names; each must be a platform ``target_for`` accepts."""
         from toolcache.lockfile.targets import canonical_platform
         from toolcache.platforms import ACCEPTED_PLATFORMS
 
-        out: list[tuple[str, yaml.Node]] = []
-        seen: dict[str, str] = {}
-        for text, node in entries:
+        def normalise(text: str) -> str:
             try:
-                platform = canonical_platform(text)
+                return canonical_platform(text)
             except (ToolcacheError, ValueError):  # ValueError: more digits than int() reads
-                self.problem(
-                    node,
-                    f"{what}: unknown platform {_quote(text)}: "
-                    f"expected one of {ACCEPTED_PLATFORMS}",
-                )
-                continue
-            if platform in seen:
-                self.problem(
-                    node,
-                    f"{what}: {_quote(text)} is listed twice (first as {_quote(seen[platform])})",
-                )
-            else:
-                seen[platform] = text
-                out.append((platform, node))
-        return out
+                raise ValueError(
+                    f"unknown platform {_quote(text)}: expected one of {ACCEPTED_PLATFORMS}"
+                ) from None
+
+        return self.distinct(entries, what, normalise)
 
     def command(self, node: yaml.Node, what: str) -> tuple[str, ...] | None:
         if _refused(node):
