@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import Dists
 from tests.support.index import LocalIndex
+from tests.test_plan import cli
 
 #: This interpreter's minor version: the manifest's environments name it.
 MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -61,14 +62,8 @@ def _manifest(tmp_path: Path, index: LocalIndex) -> Path:
 def _cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "toolcache", *args],
-        cwd=cwd,
-        env={**os.environ, "TOOLCACHE_NO_FAST_PATH": "1", **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """The CLI, never its cache-hit path: these tests are about what a lookup finds."""
+    return cli(*args, cwd=cwd, env={"TOOLCACHE_NO_FAST_PATH": "1", **(env or {})}, check=False)
 
 
 def _helper_files(cache: Path) -> list[Path]:
