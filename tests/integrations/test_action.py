@@ -8,6 +8,7 @@ expressions, bash runs each ``run:`` step with its own ``GITHUB_OUTPUT``/``GITHU
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from tests.integrations import EXAMPLE_WORKFLOW, ROOT, WORKFLOWS, load
 from tests.support.index import LocalIndex
 
 ACTION = ROOT / "action.yml"
+BOOTSTRAP = ROOT / "action" / "bootstrap.py"
 
 PINNED = re.compile(r"^\s*-?\s*uses:\s*(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?P<rest>.*)$")
 SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -262,7 +264,8 @@ def test_action_metadata_is_complete() -> None:
             assert step.get("shell") == "bash", step["name"]
             # Inputs reach scripts through env:, never pasted into the script's text.
             assert "${{" not in step["run"], step["name"]
-    order = ["install", "plan", "cache", "restore", "export", "save"]
+    order = ["self", "self-cache", "install", "self-save", "plan", "cache", "restore", "export"]
+    order.append("save")
     assert [i for i in ids if i in order] == order
     save = runs["steps"][ids.index("save")]
     assert save["uses"].startswith("actions/cache/save@")
@@ -378,15 +381,62 @@ class ActionRun:
         return found
 
 
+def seed_toolcache_environment(service: FakeCacheService, runner: SimulatedRunner) -> str:
+    """Put toolcache's own environment for ``runner``'s python in ``service`` under the key the
+    action computes, as a cold job would have saved it, and return the key.
+
+    It stands in for the environment ``action/bootstrap.py install`` makes from the lock (which
+    needs the live index; ``test_the_action_installs_toolcache_from_its_lock`` does that for
+    real): a venv of this interpreter that sees its site-packages, where the toolcache under
+    test is installed, with the launcher and the marker the real one has."""
+    keyed = subprocess.run(
+        [sys.executable, str(BOOTSTRAP), "key"],
+        env=runner.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    values = parse_github_file(keyed.stdout)
+    key, path = values["key"], Path(values["path"])
+    if key in service.entries:
+        return key
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(path)],
+        check=True,
+    )
+    launcher = path / "bin" / "toolcache"
+    launcher.write_text(f'#!/bin/sh\nexec "{path}/bin/python" -m toolcache "$@"\n')
+    launcher.chmod(0o755)
+    (path / "path").mkdir()
+    (path / "path" / "toolcache").symlink_to("../bin/toolcache")
+    spec = importlib.util.spec_from_file_location("bootstrap", BOOTSTRAP)
+    assert spec is not None and spec.loader is not None
+    bootstrap = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bootstrap)
+    marker = {"format": bootstrap.FORMAT, "id": bootstrap.environment_id(), "installer": "seed"}
+    (path / bootstrap.MARKER).write_text(json.dumps(marker))
+    service.save({"key": key, "path": str(path)})
+    shutil.rmtree(path)  # runners start without it
+    return key
+
+
+def application_entries(service: FakeCacheService) -> list[str]:
+    """The keys of the tools' archives (not toolcache's own environment)."""
+    return [key for key in service.entries if not key.startswith("toolcache-self-")]
+
+
 class SimulatedRunner:
     """A runner of its own: HOME, workspace, temp folder and the toolcache cache under HOME.
 
-    ``toolcache`` on PATH is this interpreter's ``python -m toolcache``: the action's install
-    step (``pip install`` of the action's checkout) is replaced by a check that toolcache is
-    importable, since the package under test is already installed here.
+    toolcache's own environment lives under ``toolcache-self`` beside the runners, the same
+    path for every runner (as HOME is /home/runner on every GitHub runner), emptied when a
+    runner is made; with ``seed`` (the default) the cache service holds it already (see
+    ``seed_toolcache_environment``), so the action's install step restores it.
     """
 
-    def __init__(self, root: Path, repository: Path, service: FakeCacheService) -> None:
+    def __init__(
+        self, root: Path, repository: Path, service: FakeCacheService, *, seed: bool = True
+    ) -> None:
         self.root = root
         self.home = root / "home"
         self.workspace = root / "workspace"
@@ -405,6 +455,8 @@ class SimulatedRunner:
             for k, v in os.environ.items()
             if not k.startswith(("TOOLCACHE_", "GITHUB_", "XDG_"))
         }
+        self.self_dir = root.parent / "toolcache-self"
+        shutil.rmtree(self.self_dir, ignore_errors=True)
         self.env.update(
             HOME=str(self.home),
             PATH=f"{shims}{os.pathsep}{os.environ['PATH']}",
@@ -412,8 +464,11 @@ class SimulatedRunner:
             GITHUB_WORKSPACE=str(self.workspace),
             GITHUB_ACTIONS="true",
             CI="true",
+            TOOLCACHE_SELF_DIR=str(self.self_dir),
         )
         self.counter = 0
+        if seed:
+            seed_toolcache_environment(service, self)
 
     @property
     def cache_root(self) -> Path:
@@ -496,14 +551,9 @@ class SimulatedRunner:
             **{var: str(path) for var, path in files.items()},
             "GITHUB_ACTION_PATH": context["github"]["action_path"],
         }
-        if step.get("id") == "install":
-            assert "pip install" in step["run"] and "ACTION_PATH" in step["run"]
-            assert env["ACTION_PATH"] == context["github"]["action_path"]
-            command = [sys.executable, "-c", "import toolcache"]
-        else:
-            script = self.temp / f"step-{self.counter}.sh"
-            script.write_text(substitute(step["run"], context, status))
-            command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)]
+        script = self.temp / f"step-{self.counter}.sh"
+        script.write_text(substitute(step["run"], context, status))
+        command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)]
         proc = subprocess.run(
             command, cwd=self.workspace, env=env, capture_output=True, text=True, check=False
         )
@@ -582,11 +632,16 @@ def test_action_on_two_runners_builds_once_then_restores(
     log = "\n".join(f"{s.name}: {s.outcome}\n{s.stdout}{s.stderr}" for s in first.steps)
     assert not first.failed, log
     assert first.step("cache").outputs["cache-hit"] == "false"
+    # toolcache itself came from its cache entry: nothing installed, nothing saved again.
+    assert first.step("self-cache").outputs["cache-hit"] == "true"
+    assert first.step("install").outputs["installed"] == "false"
+    assert first.step("self-save").outcome == "skipped"
+    assert one.env["PATH"].startswith(first.step("install").outputs["bin"] + os.pathsep)
     assert json.loads(first.outputs["statuses"]) == {"lint": "built", "fmt": "built"}, log
     assert first.outputs["cache-hit"] == "false"
     assert first.step("export").outcome == "success", log
     assert first.step("save").outcome == "success", log
-    assert list(service.entries) == [first.outputs["key"]]
+    assert application_entries(service) == [first.outputs["key"]]
     archives = sorted(p.name for p in Path(first.outputs["cache-path"]).iterdir())
     assert len(archives) == 2 and all(a.endswith(".tar.zst") for a in archives), archives
 
@@ -653,7 +708,7 @@ def test_with_a_store_the_actions_cache_is_not_used(
     assert json.loads(first.outputs["statuses"]) == {"lint": "built", "fmt": "built"}
     assert first.step("cache").outcome == first.step("save").outcome == "skipped"
     assert first.step("export").outcome == "success"
-    assert service.entries == {}
+    assert application_entries(service) == []
     assert len(list(store.glob("**/*.tar.zst"))) == 2
 
     second = SimulatedRunner(tmp_path / "runner-2", repository, service).run_action(ROOT, inputs)
@@ -661,3 +716,61 @@ def test_with_a_store_the_actions_cache_is_not_used(
     assert json.loads(second.outputs["statuses"]) == {"lint": "restored", "fmt": "restored"}
     assert second.outputs["cache-hit"] == "true"
     assert second.step("export").outcome == "skipped"
+
+
+OFFLINE = {
+    # Nothing but 127.0.0.1 (the test index) is reachable: pip and uv are told so, and any
+    # other connection goes to a closed port.
+    "PIP_NO_INDEX": "1",
+    "UV_OFFLINE": "1",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "NO_PROXY": "127.0.0.1,localhost",
+}
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_the_action_installs_toolcache_from_its_lock_then_restores_it_offline(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    """Runner one has no cache entry for toolcache: the install step installs the action's
+    locked requirements (hashes checked) and toolcache from the checkout, from the live index,
+    into a venv that the next step saves. Runner two restores that entry and works offline:
+    it installs nothing and runs the whole action with no index but the test's.
+
+    ``FakeCacheService`` stands in for GitHub's cache service, as above."""
+    repository = make_repository(tmp_path / "repository", local_index, dists)
+    service = FakeCacheService(tmp_path / "cache-service")
+    service.root.mkdir()
+
+    one = SimulatedRunner(tmp_path / "runner-1", repository, service, seed=False)
+    first = one.run_action(ROOT, {})
+    log = "\n".join(f"{s.name}: {s.outcome}\n{s.stdout}{s.stderr}" for s in first.steps)
+    assert not first.failed, log
+    assert first.step("self-cache").outputs["cache-hit"] == "false"
+    assert first.step("install").outputs["installed"] == "true", log
+    assert first.step("self-save").outcome == "success"
+    environment = Path(first.step("self").outputs["path"])
+    assert first.step("self").outputs["key"] in service.entries
+    # A real install: toolcache's own files, not a link to this checkout.
+    found = subprocess.run(
+        [str(environment / "bin" / "python"), "-c", "import toolcache; print(toolcache.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.startswith(str(environment)), found.stdout
+    assert json.loads(first.outputs["statuses"]) == {"lint": "built", "fmt": "built"}, log
+
+    two = SimulatedRunner(tmp_path / "runner-2", repository, service, seed=False)
+    assert not environment.exists()  # a fresh machine
+    two.env.update(OFFLINE)
+    second = two.run_action(ROOT, {})
+    log = "\n".join(f"{s.name}: {s.outcome}\n{s.stdout}{s.stderr}" for s in second.steps)
+    assert not second.failed, log
+    assert second.step("self-cache").outputs["cache-hit"] == "true"
+    assert second.step("install").outputs["installed"] == "false"
+    assert second.step("self-save").outcome == "skipped"
+    assert json.loads(second.outputs["statuses"]) == {"lint": "restored", "fmt": "restored"}, log

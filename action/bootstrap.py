@@ -1,0 +1,244 @@
+"""toolcache's own environment for the action: keyed, installed from a lock, reused.
+
+Usage (the action's steps run it with the job's ``python``; standard library only):
+
+    python bootstrap.py key                 # key=..., path=... lines for GITHUB_OUTPUT
+    python bootstrap.py install PATH [--installer auto|uv|pip]
+
+``key`` names the environment by everything that makes it valid on a runner: the job
+interpreter (implementation, full version, ABI, platform, where it lives: a venv's ``python``
+points at it), the locked requirements, and toolcache's own sources. The Actions cache keeps
+the folder under that key, so a warm job restores it and installs nothing.
+
+``install`` makes ``PATH`` a venv of the job interpreter holding the locked requirements
+(``requirements.txt``: every file's sha256 checked, ``--no-deps``, no resolution) and toolcache
+from this checkout, built by flit_core from the same lock without an isolated build
+environment. The marker naming the key is written last, so an interrupted install leaves
+nothing a later job would take (it starts again); a folder holding this key's marker is kept
+as it is. The installer is uv when one is on PATH, else uv from ``uv.txt`` (hashes
+checked too), else pip (``--installer`` chooses); action/README.md has the measurements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CHECKOUT = HERE.parent
+REQUIREMENTS = HERE / "requirements.txt"
+UV_REQUIREMENTS = HERE / "uv.txt"
+MARKER = "toolcache-self.json"
+FORMAT = "toolcache-self/1"
+MINIMUM = (3, 10)
+
+
+class Failure(Exception):
+    """Reported as one line, exit 1."""
+
+
+def _bin(env: Path) -> Path:
+    return env / ("Scripts" if os.name == "nt" else "bin")
+
+
+def _python(env: Path) -> Path:
+    return _bin(env) / ("python.exe" if os.name == "nt" else "python")
+
+
+def _sources() -> list[Path]:
+    """toolcache's sources as the installed wheel has them, and what the install reads."""
+    package = CHECKOUT / "toolcache"
+    found = [
+        p
+        for p in package.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    ]
+    return sorted([*found, CHECKOUT / "pyproject.toml", REQUIREMENTS, Path(__file__).resolve()])
+
+
+def environment_id() -> str:
+    digest = hashlib.sha256()
+
+    def add(label: str, value: str | bytes) -> None:
+        data = value.encode() if isinstance(value, str) else value
+        digest.update(f"{label}\0{len(data)}\0".encode())
+        digest.update(data)
+
+    add("format", FORMAT)
+    add("implementation", sys.implementation.name)
+    add("version", sys.version)
+    add("abiflags", getattr(sys, "abiflags", ""))
+    add("platform", sysconfig.get_platform())
+    add("machine", platform.machine())
+    add("interpreter", os.path.realpath(sys.executable))
+    for path in _sources():
+        add("file", path.relative_to(CHECKOUT).as_posix())
+        add("content", path.read_bytes())
+    return digest.hexdigest()
+
+
+def default_path(env_id: str) -> Path:
+    """Where the environment lives: the same path on every runner of one image (the Actions
+    cache restores to absolute paths, and the venv's scripts name their interpreter)."""
+    base = os.environ.get("TOOLCACHE_SELF_DIR")
+    if base:
+        return Path(base).expanduser().absolute() / env_id[:16]
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(home).absolute() / "toolcache-self" / env_id[:16]
+
+
+def is_ready(env: Path, env_id: str) -> bool:
+    try:
+        marker = json.loads((env / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(marker, dict)
+        and marker.get("id") == env_id
+        and _python(env).exists()
+        and (_bin(env) / "toolcache").exists()
+    )
+
+
+def _run(args: list[str], what: str) -> None:
+    done = subprocess.run(
+        args, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout)
+        raise Failure(f"{what} failed (exit {done.returncode}): {' '.join(args[:4])} ...")
+
+
+def _uv(scratch: Path) -> list[str]:
+    """A uv to install with: one on PATH, else the locked one put in ``scratch``."""
+    found = shutil.which("uv")
+    if found:
+        return [found]
+    target = scratch / "uv"
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--require-hashes",
+            "--target",
+            str(target),
+            "-r",
+            str(UV_REQUIREMENTS),
+        ],
+        "installing uv",
+    )
+    return [str(_bin(target) if os.name == "nt" else target / "bin") + os.sep + "uv"]
+
+
+def _install_with_uv(env: Path, scratch: Path) -> None:
+    uv = _uv(scratch)
+    index = os.environ.get("PIP_INDEX_URL")
+    common = ["pip", "install", "--quiet", "--python", str(_python(env)), "--compile-bytecode"]
+    if index and not os.environ.get("UV_INDEX_URL") and not os.environ.get("UV_DEFAULT_INDEX"):
+        common += ["--default-index", index]
+    _run(
+        [*uv, *common, "--no-deps", "--require-hashes", "-r", str(REQUIREMENTS)],
+        "installing the locked requirements",
+    )
+    _run(
+        [*uv, *common, "--no-deps", "--no-build-isolation", str(CHECKOUT)],
+        "installing toolcache",
+    )
+
+
+def _install_with_pip(env: Path) -> None:
+    pip = [
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(_python(env)),
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+    ]
+    _run([*pip, "--require-hashes", "-r", str(REQUIREMENTS)], "installing the locked requirements")
+    _run([*pip, "--no-build-isolation", str(CHECKOUT)], "installing toolcache")
+
+
+def install(env: Path, installer: str) -> bool:
+    """Make ``env`` ready; False when it already was."""
+    env_id = environment_id()
+    if is_ready(env, env_id):
+        return False
+    env.parent.mkdir(parents=True, exist_ok=True)
+    # The venv is made at its final path (its scripts name their interpreter), after the old
+    # one is moved aside; a failure removes what was made and the next job starts again.
+    if env.exists() or env.is_symlink():
+        aside = Path(tempfile.mkdtemp(prefix=env.name + ".old-", dir=env.parent))
+        env.rename(aside / "env")
+        shutil.rmtree(aside, ignore_errors=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="toolcache-bootstrap-") as tmp:
+            _run([sys.executable, "-m", "venv", "--without-pip", str(env)], "making the venv")
+            if installer == "auto":
+                installer = "uv" if shutil.which("uv") or UV_REQUIREMENTS.exists() else "pip"
+            if installer == "uv":
+                _install_with_uv(env, Path(tmp))
+            else:
+                _install_with_pip(env)
+        path_dir = env / "path"
+        path_dir.mkdir()
+        launcher = _bin(env) / "toolcache"
+        (path_dir / "toolcache").symlink_to(os.path.relpath(launcher, path_dir))
+        marker = {"format": FORMAT, "id": env_id, "installer": installer}
+        (env / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(env, ignore_errors=True)
+        raise
+    return True
+
+
+def main(argv: list[str]) -> int:
+    try:
+        if sys.version_info < MINIMUM:
+            raise Failure(
+                f"toolcache needs Python {MINIMUM[0]}.{MINIMUM[1]} or newer to run; the job's "
+                f"python is {platform.python_version()} (actions/setup-python can provide one)"
+            )
+        if argv[:1] == ["key"] and len(argv) == 1:
+            env_id = environment_id()
+            print(f"key=toolcache-self-{sys.platform}-{platform.machine().lower()}-{env_id[:32]}")
+            print(f"path={default_path(env_id)}")
+            return 0
+        if argv[:1] == ["install"] and len(argv) in (2, 4):
+            installer = "auto"
+            if len(argv) == 4:
+                if argv[2] != "--installer" or argv[3] not in ("auto", "uv", "pip"):
+                    raise Failure("usage: bootstrap.py install PATH [--installer auto|uv|pip]")
+                installer = argv[3]
+            env = Path(argv[1]).absolute()
+            installed = install(env, installer)
+            print(f"installed={'true' if installed else 'false'}")
+            print(f"bin={env / 'path'}")
+            return 0
+        raise Failure("usage: bootstrap.py key | install PATH [--installer auto|uv|pip]")
+    except Failure as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except OSError as exc:
+        sys.stderr.write(f"error: toolcache's environment: {exc}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
