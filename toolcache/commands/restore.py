@@ -15,7 +15,8 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from toolcache.relocate import RelocationError
 from toolcache.store import ArchiveKey, Store, StoreError, store_or_folder
 
 JSON_VERSION = 1
+RESTORE_WORKERS = 4
 STATUSES = ("hit", "restored", "built", "missing")
 
 
@@ -42,6 +44,8 @@ class Restored:
     seconds: float
     source: str | None  # the archive restored from
     refused: str | None  # why an archive was not used
+    # The environment as this run found or made it (None when missing): checked once, here.
+    found: env_store.Environment | None = field(default=None, compare=False, repr=False)
 
 
 def _try_archive(
@@ -52,8 +56,9 @@ def _try_archive(
     executable: Path,
     size_limit: int,
     output: Output,
-) -> tuple[str | None, str | None, str | None]:
-    """(status, where, refusal): status "restored"/"hit" or None when no archive was used."""
+) -> tuple[str | None, str | None, str | None, env_store.Environment | None]:
+    """(status, where, refusal, environment): status "restored"/"hit" or None when no archive
+    was used."""
     from toolcache.archive.restore import restore_environment
 
     key = ArchiveKey(tool.selection.interpreter, tool.selection.resolution)
@@ -61,10 +66,10 @@ def _try_archive(
     try:
         with source.open(key) as download:
             if download is None:
-                return None, None, None
+                return None, None, None, None
             where = download.where
             output.progress(f"restoring {tool.tool.name} from {where}")
-            outcome, _ = restore_environment(
+            outcome, environment = restore_environment(
                 download.stream,
                 archive=key.name,
                 cache_root=cache_root,
@@ -76,44 +81,41 @@ def _try_archive(
                 size_limit=size_limit,
                 verify_download=download.verify,
             )
-            return outcome, where, None
+            return outcome, where, None, environment
     except (ArchiveError, RelocationError, HashMismatch, StoreError, OSError) as exc:
         reason = str(exc) if isinstance(exc, ToolcacheError) else f"{key.name}: {exc}"
         output.warning(f"{tool.tool.name}: not restored: {reason}")
-        return None, where, reason
+        return None, where, reason, None
 
 
-def _restore_one(
-    tool: LockedTool,
-    source: Store,
-    *,
-    cache_root: Path,
-    no_build: bool,
-    offline: bool,
-    index_urls: list[str],
-    size_limit: int,
-    output: Output,
+def _from_cache(
+    tool: LockedTool, source: Store, *, cache_root: Path, size_limit: int, output: Output
 ) -> Restored:
+    """The tool's environment as a hit, or restored from an archive; else a row with status
+    "missing" (and why an archive was refused) for the caller to build or report."""
     started = time.perf_counter()
     lock = tool.selection
     path = env_store.env_path(cache_root, lock.interpreter, lock.resolution)
 
-    def done(status: str, where: str | None = None, refused: str | None = None) -> Restored:
+    def done(
+        status: str,
+        where: str | None = None,
+        refused: str | None = None,
+        found: env_store.Environment | None = None,
+    ) -> Restored:
         seconds = time.perf_counter() - started
-        return Restored(tool.tool.name, tool.env_id, path, status, seconds, where, refused)
+        return Restored(tool.tool.name, tool.env_id, path, status, seconds, where, refused, found)
 
-    if env_store.lookup(cache_root, lock.interpreter, lock.resolution) is not None:
-        return done("hit")
+    found = env_store.lookup(cache_root, lock.interpreter, lock.resolution)
+    if found is not None:
+        return done("hit", found=found)
     interpreter = tool.choice.interpreter
     if interpreter is None:
         raise ToolcacheError(
             f"cannot restore {tool.tool.name}: it was locked for {tool.choice.description}, "
             "not an interpreter on this machine"
         )
-    status: str | None = None
-    where: str | None = None
-    refused: str | None = None
-    status, where, refused = _try_archive(
+    status, where, refused, found = _try_archive(
         tool,
         source,
         cache_root=cache_root,
@@ -121,20 +123,32 @@ def _restore_one(
         size_limit=size_limit,
         output=output,
     )
-    if status is not None:
-        return done(status, where)
-    if no_build:
-        return done("missing", where, refused)
-    env_store.ensure(
-        lock,
-        interpreter,
+    return done(status or "missing", where, refused, found)
+
+
+def _build(
+    tool: LockedTool,
+    row: Restored,
+    *,
+    cache_root: Path,
+    offline: bool,
+    index_urls: list[str],
+    output: Output,
+) -> Restored:
+    """Build the environment of a tool no archive gave (``row`` says why)."""
+    assert tool.choice.interpreter is not None  # _from_cache refused the tool otherwise
+    started = time.perf_counter()
+    found = env_store.ensure(
+        tool.selection,
+        tool.choice.interpreter,
         cache_root,
         index_urls=index_urls,
         offline=offline,
         progress=output.progress,
         downloads=output.download,
     )
-    return done("built", where, refused)
+    seconds = row.seconds + time.perf_counter() - started
+    return dataclasses.replace(row, status="built", seconds=seconds, found=found)
 
 
 def restore(
@@ -162,28 +176,46 @@ def restore(
         manifest_path, tools, cache_root=cache_root, mode=mode, offline=offline, output=output
     )
     source = store_or_folder(store, from_, cache_root=cache_root, read_only=True)
-    rows: list[Restored] = []
+    # One row per environment: tools sharing one share its outcome (at no extra time).
+    by_first: dict[str, LockedTool] = {}
+    for tool in result.tools:
+        by_first.setdefault(tool.env_id, tool)
+    firsts = list(by_first.values())
     try:
+        # Archives are read, checked and written several at once (decompression, hashing and
+        # writes release the GIL); builds, which share one index client, one after another.
+        def take(tool: LockedTool) -> Restored:
+            return _from_cache(
+                tool, source, cache_root=cache_root, size_limit=size_limit, output=output
+            )
+
+        workers = min(RESTORE_WORKERS, len(firsts))
+        if workers > 1:
+            with ThreadPoolExecutor(workers, thread_name_prefix="toolcache-restore") as pool:
+                found = list(pool.map(take, firsts))
+        else:
+            found = [take(tool) for tool in firsts]
         by_env: dict[str, Restored] = {}
-        for tool in result.tools:
-            first = by_env.get(tool.env_id)
-            if first is None:
-                row = _restore_one(
+        for tool, taken in zip(firsts, found, strict=True):
+            row = taken
+            if taken.status == "missing" and not no_build:
+                row = _build(
                     tool,
-                    source,
+                    taken,
                     cache_root=cache_root,
-                    no_build=no_build,
                     offline=offline,
                     index_urls=result.index_urls,
-                    size_limit=size_limit,
                     output=output,
                 )
-                by_env[tool.env_id] = row
-            else:  # shares an environment with an earlier tool: same outcome, no extra time
-                row = dataclasses.replace(first, tool=tool.tool.name, seconds=0.0)
-            rows.append(row)
+            by_env[tool.env_id] = row
     finally:
         source.close()
+    rows = [
+        by_env[tool.env_id]
+        if by_env[tool.env_id].tool == tool.tool.name
+        else dataclasses.replace(by_env[tool.env_id], tool=tool.tool.name, seconds=0.0)
+        for tool in result.tools
+    ]
     _ready_for_hits(result, rows, manifest_path, cache_root)
     if output_format == "json":
         output.result(json.dumps(document(rows), indent=2))
@@ -205,8 +237,9 @@ def _ready_for_hits(
     if "missing" in statuses.values():
         return  # a refused or absent archive leaves the cache as it was: no records either
     record(result, manifest_path, cache_root)
+    found = {row.tool: row.found for row in rows}
     for tool in result.tools:
-        env = env_store.lookup(cache_root, tool.selection.interpreter, tool.selection.resolution)
+        env = found.get(tool.tool.name)
         if env is not None:
             remember_hit(tool, env, manifest_path, cache_root)
 

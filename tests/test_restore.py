@@ -1,0 +1,92 @@
+"""``restore``: archives of several environments are read and written at once."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Dists
+from tests.support.index import LocalIndex
+from tests.test_run import TOOL_MODULE, toolcache
+from toolcache.commands import restore as restore_command
+from toolcache.lockfile.planning import LockMode
+from toolcache.output import Output
+from toolcache.store import ArchiveKey, Download, Store
+from toolcache.store.local import FolderStore
+
+
+class MeetingStore(FolderStore):
+    """A folder store whose ``open`` waits until ``parties`` archives are open at once: a
+    restore that reads one archive after another never gets past the first."""
+
+    def __init__(self, root: Path, parties: int) -> None:
+        super().__init__(root, read_only=True)
+        self.barrier = threading.Barrier(parties, timeout=20)
+
+    @contextmanager
+    def open(self, key: ArchiveKey) -> Iterator[Download | None]:
+        self.barrier.wait()
+        with super().open(key) as download:
+            yield download
+
+
+def test_archives_of_several_environments_are_restored_at_once(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("one", "two", "three"):
+        local_index.add(
+            dists.wheel(
+                name,
+                "1.0",
+                console_scripts={name: f"{name}:main"},
+                files={f"{name}/__init__.py": TOOL_MODULE.replace("lintme", name)},
+            )
+        )
+    project = tmp_path / "project"
+    project.mkdir()
+    manifest = project / "tools.yaml"
+    manifest.write_text(
+        f"index-url: {local_index.url}\npython: {sys.executable}\ntools:\n"
+        + "".join(f"  {name}:\n    from: {name}\n" for name in ("one", "two", "three")),
+        encoding="utf-8",
+    )
+    archives = tmp_path / "archives"
+    runner_a = {"TOOLCACHE_CACHE_DIR": str(tmp_path / "a")}
+    made = toolcache("-m", "toolcache", "restore", "-m", str(manifest), cwd=project, env=runner_a)
+    assert made.returncode == 0, made.stderr
+    built = toolcache("-m", "toolcache", "export", "-m", str(manifest), "--to", str(archives),
+                      cwd=project, env=runner_a)  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    assert len(list(archives.glob("*.tar.zst"))) == 3
+
+    store = MeetingStore(archives, parties=3)
+
+    def store_or_folder(*args: object, **kwargs: object) -> Store:
+        return store
+
+    monkeypatch.setattr(restore_command, "store_or_folder", store_or_folder)
+    out = io.StringIO()
+    output = Output(quiet=True, out=out, err=io.StringIO())
+    code = restore_command.restore(
+        manifest,
+        [],
+        cache_root=tmp_path / "b",
+        from_=None,
+        store=None,
+        no_build=True,
+        mode=LockMode.LOCKED,
+        offline=True,
+        output_format="json",
+        output=output,
+    )
+    assert code == 0
+    statuses = {k: v["status"] for k, v in json.loads(out.getvalue())["tools"].items()}
+    assert statuses == {"one": "restored", "two": "restored", "three": "restored"}
+    assert not store.barrier.broken
