@@ -10,10 +10,13 @@ the job (timed as "cache restore") and written after a cold job (timed as "cache
 jobs start with no saved cache; warm jobs restore the last cold job's save. The job runs the
 four tools of examples/tools.yaml on a small sample project written here:
 
-- toolcache: ``pip install <this checkout>`` (and, as the row "toolcache(uv)", the same
-  install timed with ``uv pip install`` into a second venv), ``toolcache plan --format github``,
-  cache restore of the planned cache-path, ``toolcache restore --format github``, one
-  ``toolcache run`` per tool, and on cold jobs ``toolcache export --prune`` and the cache save;
+- toolcache: action.yml's steps. toolcache's own environment: ``action/bootstrap.py key``,
+  its cache restore, ``bootstrap.py install`` (nothing to do when warm; cold, the locked
+  requirements installed by uv from ``action/uv.txt``, as on a runner with no uv on PATH, and,
+  as the row "toolcache(pip)", the same install by pip into a second folder), its cache save
+  on cold jobs; then ``toolcache plan --format github``, cache restore of the planned
+  cache-path, ``toolcache restore --format github``, one ``toolcache run`` per tool, and on
+  cold jobs ``toolcache export --prune`` and the cache save;
 - uv: ``pip install uv``, cache restore of UV_CACHE_DIR, one ``uvx --from`` per tool pinned as
   examples/tools.lock pins it (plus its ``with`` requirements), and on warm jobs the same with
   ``uvx --offline`` (the row "uv(offline)"); cache save on cold jobs;
@@ -37,7 +40,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from collections.abc import Callable
@@ -55,7 +57,8 @@ REPO = Path(__file__).resolve().parent.parent
 MANIFEST = REPO / "examples" / "tools.yaml"
 LOCKS = REPO / "examples" / "tools.lock"
 PRODUCTS = ("toolcache", "uv", "pre-commit")
-ROWS = ("toolcache", "toolcache(uv)", "uv", "uv(offline)", "pre-commit")
+ROWS = ("toolcache", "toolcache(pip)", "uv", "uv(offline)", "pre-commit")
+BOOTSTRAP = REPO / "action" / "bootstrap.py"
 # Index settings of this machine that would make the jobs differ from a runner's.
 KEEP = {"PIP_CERT", "PIP_DEFAULT_TIMEOUT", "PIP_DISABLE_PIP_VERSION_CHECK"}
 
@@ -232,24 +235,26 @@ class Runner:
             self.failures[key] = (count + 1, last)
         return done.stdout
 
-    def restore_cache(self, job: Job, product: str, target: Path) -> None:
+    def restore_cache(
+        self, job: Job, product: str, target: Path, *, step: str = "cache restore"
+    ) -> None:
         """actions/cache/restore: unpack the saved archive into ``target`` (a miss when cold)."""
         archive = self.saved / f"{product}.tar.zst"
-        target.mkdir(parents=True, exist_ok=True)
         if not job.warm or not archive.exists():
-            self.timed(job, "cache restore", ["true"])
+            self.timed(job, step, ["true"])
             return
+        target.mkdir(parents=True, exist_ok=True)
         unpack = f"zstd -dcq {shlex.quote(str(archive))} | tar -xf - -C {shlex.quote(str(target))}"
-        self.timed(job, "cache restore", unpack)
+        self.timed(job, step, unpack)
 
-    def save_cache(self, job: Job, product: str, source: Path) -> None:
+    def save_cache(self, job: Job, product: str, source: Path, *, step: str = "cache save") -> None:
         """actions/cache/save: ``tar | zstd -3`` of ``source``."""
         archive = self.saved / f"{product}.tar.zst"
         pack = (
             f"tar -cf - -C {shlex.quote(str(source))} . "
             f"| zstd -3 -q -f -o {shlex.quote(str(archive))}"
         )
-        self.timed(job, "cache save", pack)
+        self.timed(job, step, pack)
 
 
 def _quiet(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
@@ -283,20 +288,34 @@ def _github_outputs(text: str) -> dict[str, str]:
     return found
 
 
-def toolcache_job(runner: Runner, job: Job, tools: list[Tool], uv: str) -> None:
+def _without_uv(path: str) -> str:
+    """PATH without the folders that hold a ``uv`` (a GitHub runner has none by default)."""
+    return os.pathsep.join(
+        folder for folder in path.split(os.pathsep) if not (Path(folder) / "uv").exists()
+    )
+
+
+def toolcache_job(runner: Runner, job: Job, tools: list[Tool]) -> None:
+    """The steps of action.yml: toolcache's own environment (keyed, restored, installed from
+    action/requirements.txt when cold, saved), then plan, the archives, restore, the runs."""
     runner.fresh(None)
     python = str(runner.venv / "bin" / "python")
-    # The variant row first, into its own venv with its own uv cache (setup-uv's uv).
-    uv_env = {**runner.env, "UV_CACHE_DIR": str(runner.temp / "uv-install-cache")}
-    install_uv = [uv, "pip", "install", "-q", "--python", str(runner.venv_uv / "bin" / "python")]
-    runner.timed(job, "install:uv", [*install_uv, str(REPO)], env=uv_env)
-    install = [python, "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
-    runner.timed(job, "install", [*install, str(REPO)])
-    toolcache = str(runner.venv / "bin" / "toolcache")
+    env = {**runner.env, "PATH": _without_uv(runner.env["PATH"])}
+    keyed = _github_outputs(runner.timed(job, "self key", [python, str(BOOTSTRAP), "key"], env=env))
+    self_path = Path(keyed["path"])
+    runner.restore_cache(job, "toolcache-self", self_path, step="self restore")
+    runner.timed(job, "install", [python, str(BOOTSTRAP), "install", str(self_path)], env=env)
+    if not job.warm:
+        runner.save_cache(job, "toolcache-self", self_path, step="self save")
+        # The variant row: the same install with pip, into a folder of its own.
+        elsewhere = str(runner.temp / "self-pip")
+        pip_install = [python, str(BOOTSTRAP), "install", elsewhere, "--installer", "pip"]
+        runner.timed(job, "install:pip", pip_install, env=env)
+    toolcache = str(self_path / "bin" / "toolcache")
     manifest = "examples/tools.yaml"
     output = runner.temp / "plan-output"
     output.touch()
-    plan_env = {**runner.env, "GITHUB_OUTPUT": str(output)}
+    plan_env = {**env, "GITHUB_OUTPUT": str(output)}
     plan = [toolcache, "plan", "-m", manifest, "--format", "github", "--key-suffix", ""]
     runner.timed(job, "plan", plan, env=plan_env)
     cache_path = Path(_github_outputs(output.read_text())["cache-path"])
@@ -306,10 +325,10 @@ def toolcache_job(runner: Runner, job: Job, tools: list[Tool], uv: str) -> None:
     runner.timed(job, "setup envs", [*restore, "--from", str(cache_path)], env=plan_env)
     for tool in tools:
         run = [toolcache, "run", "-m", manifest, tool.name, "--", *FILES]
-        runner.timed(job, f"run {tool.name}", run)
+        runner.timed(job, f"run {tool.name}", run, env=env)
     if not job.warm:
         export = [toolcache, "export", "-m", manifest, "--to", str(cache_path), "--prune"]
-        runner.timed(job, "export", export)
+        runner.timed(job, "export", export, env=env)
         runner.save_cache(job, "toolcache", cache_path)
 
 
@@ -379,7 +398,7 @@ def row_steps(row: str, job: Job) -> dict[str, float] | None:
         return None
     if row == "uv(offline)" and not job.warm:
         return None
-    variant = {"toolcache(uv)": "uv", "uv(offline)": "offline"}.get(row)
+    variant = {"toolcache(pip)": "pip", "uv(offline)": "offline"}.get(row)
     steps = {}
     for step, seconds in job.steps.items():
         name, _, tag = step.partition(":")
@@ -437,11 +456,12 @@ def report(jobs: list[Job], runner: Runner) -> None:
 
     for warm in (True, False):
         label = "warm" if warm else "cold"
-        pairs = [("toolcache", "uv"), ("toolcache", "pre-commit"), ("toolcache(uv)", "uv")]
-        pairs += [("toolcache(uv)", "pre-commit")]
+        pairs = [("toolcache", "uv"), ("toolcache", "pre-commit")]
         if warm:
-            pairs += [("toolcache", "uv(offline)"), ("toolcache(uv)", "uv(offline)")]
-        short = {"toolcache": "tc", "toolcache(uv)": "tc(uv)"}
+            pairs += [("toolcache", "uv(offline)")]
+        else:
+            pairs += [("toolcache(pip)", "uv"), ("toolcache(pip)", "pre-commit")]
+        short = {"toolcache": "tc", "toolcache(pip)": "tc(pip)"}
         parts = [f"{short.get(a, a)}/{b} {ratio(a, b, warm)}" for a, b in pairs]
         print(f"ratio {label}  " + "  ".join(parts))
     if runner.failures:
@@ -460,17 +480,13 @@ def main() -> int:
     for needed in ("tar", "zstd", "git"):
         if shutil.which(needed) is None:
             raise SystemExit(f"{needed} is not on PATH")
-    # The real binary, not a version manager's shim.
-    uv = shutil.which("uv", path=sysconfig.get_path("scripts")) or shutil.which("uv")
-    if uv is None:
-        raise SystemExit("uv is not on PATH")
     tools, exclude_newer = load_tools()
     config = pre_commit_config(tools)
     jobs: list[Job] = []
     with tempfile.TemporaryDirectory(prefix="bench-ci-") as tmp_name:
         runner = Runner(Path(tmp_name))
         bodies: dict[str, Callable[[Job], None]] = {
-            "toolcache": lambda job: toolcache_job(runner, job, tools, uv),
+            "toolcache": lambda job: toolcache_job(runner, job, tools),
             "uv": lambda job: uv_job(runner, job, tools, exclude_newer),
             "pre-commit": lambda job: pre_commit_job(runner, job, config),
         }

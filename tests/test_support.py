@@ -516,6 +516,9 @@ def test_the_guard_fails_a_test_that_touches_the_real_cache(tmp_path: Path) -> N
     (tmp_path / "test_inner.py").write_text(INNER_TEST, encoding="utf-8")
     home = tmp_path / "user"
     env = dict(os.environ, HOME=str(home), REAL_CACHE=str(home / ".cache" / "toolcache"))
+    # The summary lines asserted below are cut to the terminal's width: give the inner pytest
+    # one wide enough whatever the outer terminal is (and with or without CI set).
+    env["COLUMNS"] = "400"
     for name in ("XDG_CACHE_HOME", "TOOLCACHE_CACHE_DIR"):
         env.pop(name, None)
     pytest_args = ["-p", "tests.conftest", "-p", "no:cacheprovider", "-c", os.devnull, "-q", "-rA"]
