@@ -1,0 +1,79 @@
+"""``action/requirements.txt``, the lock the action installs toolcache from, holds what
+``pyproject.toml`` asks for on every platform and Python toolcache supports, with hashes."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from toolcache.lockfile import targets
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the project's mypy checks for 3.10
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCK = ROOT / "action" / "requirements.txt"
+PINNED = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+)\s*(?:;\s*(?P<marker>[^\\]+))?")
+
+# toolcache runs on CPython 3.10+ on the default lock platforms.
+TARGETS = [
+    targets.LockTarget("cpython", python, platform)
+    for python in targets.SUPPORTED_PYTHONS
+    for platform in targets.DEFAULT_PLATFORMS
+]
+
+
+def pins() -> list[tuple[str, str, Marker | None, list[str]]]:
+    """(name, version, marker, hashes) of every entry of the lock."""
+    found: list[tuple[str, str, Marker | None, list[str]]] = []
+    for block in re.split(r"\n(?=[A-Za-z0-9])", LOCK.read_text(encoding="utf-8")):
+        match = PINNED.match(block)
+        if match is None:
+            continue
+        marker = match.group("marker")
+        hashes = re.findall(r"--hash=sha256:([0-9a-f]{64})", block)
+        found.append(
+            (
+                canonicalize_name(match.group("name")),
+                match.group("version"),
+                Marker(marker.strip()) if marker else None,
+                hashes,
+            )
+        )
+    return found
+
+
+def test_every_entry_is_pinned_with_hashes() -> None:
+    entries = pins()
+    assert len(entries) > 20
+    for name, _version, _marker, hashes in entries:
+        assert hashes, f"{name} has no --hash"
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
+def test_the_lock_holds_what_pyproject_asks_for(target: targets.LockTarget) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = [Requirement(r) for r in project["project"]["dependencies"]]
+    wanted += [Requirement(r) for r in project["build-system"]["requires"]]
+    environment = dict(target.target.markers)
+    chosen: dict[str, list[str]] = {}
+    for name, version, marker, _hashes in pins():
+        if marker is None or marker.evaluate(environment):
+            chosen.setdefault(name, []).append(version)
+    for requirement in wanted:
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+            continue
+        versions = chosen.get(canonicalize_name(requirement.name), [])
+        assert len(versions) == 1, f"{requirement}: the lock has {versions} for {target.name}"
+        assert requirement.specifier.contains(versions[0], prereleases=True), (
+            f"{requirement}: the lock pins {versions[0]} for {target.name}; "
+            "run the command in action/README.md"
+        )
