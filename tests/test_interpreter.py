@@ -13,7 +13,7 @@ from typing import Any
 import packaging
 import pytest
 
-from toolcache import discovery as discovery_module
+from toolcache import host as host_module
 from toolcache import interpreter as interpreter_module
 from toolcache import paths
 from toolcache.discovery import PythonRequest, find_interpreter, parse_request
@@ -275,12 +275,12 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "bin").mkdir(parents=True)
     monkeypatch.setenv("PATH", str(root / "bin"))
     monkeypatch.setenv("PYENV_ROOT", str(root / "pyenv"))
-    for name in ("RUNNER_TOOL_CACHE", "UV_PYTHON_INSTALL_DIR", "ASDF_DATA_DIR"):
+    for name in ("RUNNER_TOOL_CACHE", "UV_PYTHON_INSTALL_DIR", "ASDF_DATA_DIR", "XDG_DATA_HOME"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(discovery_module, "SYSTEM_DIRS", ())
-    if not Path("/opt/hostedtoolcache").exists():
-        return root
-    pytest.skip("a GitHub tool cache is present; discovery would see it")
+    # System folders (/usr/bin, the runner's tool cache, ...) looked up in an empty folder.
+    empty = host_module.for_platform(sys.platform, root=root / "system")
+    monkeypatch.setattr(host_module, "current", lambda: empty)
+    return root
 
 
 def _link(link: Path, target: Path) -> Path:

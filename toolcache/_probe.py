@@ -124,25 +124,44 @@ def _musl_version(loader):
     return match.group(1) + "." + match.group(2) if match else None
 
 
-def _mac_version():
-    # type: () -> tuple[str, str]
-    """The running macOS version and CPU architecture, as packaging.tags reads them."""
-    import os
-    import platform
+def _real_mac_version():
+    # type: () -> str | None
+    """The macOS version with compatibility mode off, as packaging.tags asks for it."""
     import subprocess
 
-    version, _, machine = platform.mac_ver()
-    if version.startswith("10.16"):
-        # Built against an old SDK: the real version only shows with compatibility mode off.
-        env = dict(os.environ, SYSTEM_VERSION_COMPAT="0")
-        version = subprocess.run(
+    try:
+        out = subprocess.run(
             [sys.executable, "-sS", "-c", "import platform; print(platform.mac_ver()[0])"],
             check=True,
-            env=env,
+            env={"SYSTEM_VERSION_COMPAT": "0"},
             stdout=subprocess.PIPE,
             text=True,
         ).stdout.strip()
-    return version, machine
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out or None
+
+
+def _mac_version():
+    # type: () -> dict[str, str]
+    """The macOS version packaging.tags reads, what macOS told this build, the real version,
+    and the CPU architecture.
+
+    A build linked against an SDK older than the running macOS is told a compatibility
+    version: ``10.16`` on macOS 11 and later, ``16.0`` on macOS 26 and later (cpython#135675).
+    packaging asks again with ``SYSTEM_VERSION_COMPAT=0`` for ``10.16`` only, and takes
+    ``16.0`` as it is (macOS 16 down to 11, then 10.x), so ``version`` does the same; ``system``
+    is the real version either way, kept for a later packaging that reads ``16.0`` otherwise.
+    """
+    import platform
+
+    reported, _, machine = platform.mac_ver()
+    compat = reported.split(".")[:2]
+    system = reported
+    if compat in (["10", "16"], ["16", "0"]):
+        system = _real_mac_version() or reported
+    version = system if compat == ["10", "16"] else reported
+    return {"version": version, "reported": reported, "system": system, "arch": machine}
 
 
 def collect():
@@ -169,7 +188,16 @@ def collect():
         "sys_platform": sys.platform,
     }
     config = {}
-    for name in ("SOABI", "EXT_SUFFIX", "Py_GIL_DISABLED", "Py_DEBUG", "py_version_nodot"):
+    # PYTHONFRAMEWORK: "Python" in macOS framework builds (python.org, Homebrew), else "".
+    names = (
+        "SOABI",
+        "EXT_SUFFIX",
+        "Py_GIL_DISABLED",
+        "Py_DEBUG",
+        "py_version_nodot",
+        "PYTHONFRAMEWORK",
+    )
+    for name in names:
         value = sysconfig.get_config_var(name)
         config[name] = value if value is None or isinstance(value, (int, str)) else str(value)
     libc = None  # type: dict[str, Any] | None
@@ -184,8 +212,7 @@ def collect():
         elif musl:
             libc = {"kind": "musl", "version": musl}
     elif sys.platform == "darwin":
-        version, machine = _mac_version()
-        mac = {"version": version, "arch": machine}
+        mac = _mac_version()
     paths = sysconfig.get_paths()
     return {
         "probe": PROBE_FORMAT,
@@ -204,6 +231,9 @@ def collect():
         "elf": elf,
         "mac": mac,
         "executable": sys.executable,
+        # What venv links an environment's python to, as seen without site (which, in a
+        # macOS framework build, may replace it by the stub launcher's __PYVENV_LAUNCHER__).
+        "base_executable": getattr(sys, "_base_executable", None),
         "prefix": sys.prefix,
         "base_prefix": getattr(sys, "base_prefix", sys.prefix),
         "purelib": paths.get("purelib"),

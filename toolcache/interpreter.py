@@ -73,6 +73,19 @@ class Interpreter:
     def version(self) -> tuple[int, int]:
         return self.version_info[0], self.version_info[1]
 
+    @property
+    def framework(self) -> str | None:
+        """``PYTHONFRAMEWORK``: ``Python`` for a macOS framework build (python.org's,
+        Homebrew's), ``""`` for any other build, None when the probe did not say."""
+        value = self.probe_data.get("config", {}).get("PYTHONFRAMEWORK")
+        return value if isinstance(value, str) else None
+
+    @property
+    def base_executable(self) -> Path | None:
+        """``sys._base_executable`` as the probe saw it (without ``site``); None if unknown."""
+        value = self.probe_data.get("base_executable")
+        return Path(value) if isinstance(value, str) and value else None
+
     def interpreter_hash(self) -> InterpreterHash:
         """sha256 hex of what makes an environment built by this interpreter valid.
 
@@ -81,7 +94,9 @@ class Interpreter:
         ``sysconfig.get_platform()`` (which carries the macOS deployment target) and the tag
         list. Never paths, host names, kernel release or anything about the user, so the same
         interpreter on two machines or behind two paths hashes the same. ``hash[:16]`` is
-        enough to name a directory.
+        enough to name a directory. On macOS the tag list starts at the running macOS version
+        (``macosx_15_0_arm64``), so the hash changes with a macOS upgrade: environments are
+        rebuilt then (locks are not: they hold every platform's wheels).
         """
         return self.hash
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-from toolcache import atomic, keys, mutex, paths
+from toolcache import atomic, host, keys, mutex, paths
 from toolcache.envs import files as file_list
 from toolcache.envs import health, install, unpacked, venv
 from toolcache.envs import receipt as receipt_mod
@@ -365,16 +365,26 @@ def missing_offline(lock: Selection, interpreter: Interpreter, cache_root: Path)
 # --- sdists ------------------------------------------------------------------------------------
 
 
-def built_dir(cache_root: Path, sdist_sha256: str, interpreter_hash: str) -> Path:
-    """Where the wheel built from an sdist for an interpreter is kept."""
+def built_dir(
+    cache_root: Path,
+    sdist_sha256: str,
+    interpreter_hash: str,
+    build_env: Mapping[str, str] | None = None,
+) -> Path:
+    """Where the wheel built from an sdist for an interpreter is kept:
+    ``built/<sha[:2]>/<sha>/<interp16>``, or ``<interp16>_<env16>`` when environment variables
+    that change what a backend builds are set (``build_env``; by default those of
+    ``host.Host.build_variables`` in this process's environment, which the backend inherits:
+    on macOS ``MACOSX_DEPLOYMENT_TARGET`` names the wheel's minimum macOS and ``ARCHFLAGS``
+    its architectures, ``-arch arm64 -arch x86_64`` making it universal2)."""
+    if build_env is None:
+        build_env = host.current().build_environment(os.environ)
+    name = interpreter_hash[: keys.PATH_DIGEST]
+    if build_env:
+        variables = keys.digest({"format": "toolcache-build-env/1", "variables": build_env})
+        name += "_" + variables[: keys.PATH_DIGEST]
     sha = sdist_sha256
-    return (
-        paths.wheel_cache_dir(cache_root)
-        / "built"
-        / sha[:2]
-        / sha
-        / interpreter_hash[: keys.PATH_DIGEST]
-    )
+    return paths.wheel_cache_dir(cache_root) / "built" / sha[:2] / sha / name
 
 
 def _built_wheel(cache_root: Path, sdist_sha256: str, interpreter: Interpreter) -> Path | None:

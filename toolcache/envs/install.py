@@ -2,10 +2,12 @@
 
 Console and GUI scripts, and ``#!python`` scripts shipped in a wheel's ``.data/scripts``, get a
 POSIX ``sh``/Python polyglot header that runs the ``python`` found beside the script itself
-(after resolving symlinks to the script), the approach of ``uv venv --relocatable``: the
-environment can be moved or restored elsewhere and its tools still run. ``RECORD`` paths are
-relative to site-packages. On Windows the scripts are ``installer``'s launchers, which name the
-environment's ``python.exe`` by absolute path.
+(after resolving symlinks to the script, with ``sh`` builtins and ``readlink``: see
+``RELOCATABLE_HEADER``), the approach of ``uv venv --relocatable``: the environment can be
+moved or restored elsewhere and its tools still run. ``RECORD`` paths are relative to
+site-packages. Where the host's launchers are ``.exe`` files (Windows, see ``toolcache.host``)
+the scripts are ``installer``'s launchers, which name the environment's ``python.exe`` by
+absolute path.
 
 A wheel comes either as its archive (installed by ``installer``) or, on the build path, as its
 tree unpacked in the cache (``toolcache.envs.unpacked``): then every file is cloned into place
@@ -39,16 +41,33 @@ from installer.scripts import Script
 from installer.sources import WheelFile
 from installer.utils import Scheme, construct_record_file
 
+from toolcache import host
 from toolcache.envs import unpacked as unpacked_mod
 from toolcache.errors import ToolcacheError
 
-_WINDOWS = sys.platform == "win32"
+_WINDOWS = host.current().launcher == host.EXE_LAUNCHER
 
-#: Runs as ``sh``: execs the ``python`` beside the (symlink-resolved) script on the script.
-#: Runs as Python: line 1 is a comment and lines 2-3 are one string literal.
+#: Runs as ``sh``: execs the ``python`` beside the script, its symlinks followed, on the
+#: script. Runs as Python: line 1 is a comment and the rest one string literal.
+#:
+#: Only ``sh`` builtins, and ``readlink`` (no option) when ``$0`` is a symlink: no
+#: ``realpath(1)``, which macOS 12 and older lack (uv's launchers hit this, astral-sh/uv#13807),
+#: nor ``dirname``. ``$0`` is made absolute with ``$PWD`` (the working directory is left
+#: alone); each link's target is read and, when relative, joined to the link's folder, at most
+#: 40 times (a loop of links then fails as the kernel would); the kernel resolves the folders.
+#: No backslash and no three quotes in a row in between, so the literal means nothing to
+#: Python. The variables are ``_tc_``-prefixed: one already exported would stay exported.
 RELOCATABLE_HEADER = (
     b"#!/bin/sh\n"
-    b'\'\'\'exec\' "$(dirname -- "$(realpath -- "$0")")"/\'python\' "$0" "$@"\n'
+    b"'''true'\n"
+    b"_tc_f=$0 _tc_n=0\n"
+    b"case $_tc_f in /*) ;; *) _tc_f=$PWD/$_tc_f ;; esac\n"
+    b'while [ -h "$_tc_f" ] && [ $_tc_n -lt 40 ]; do\n'
+    b'_tc_l=$(readlink "$_tc_f") || break\n'
+    b"case $_tc_l in /*) _tc_f=$_tc_l ;; *) _tc_f=${_tc_f%/*}/$_tc_l ;; esac\n"
+    b"_tc_n=$((_tc_n + 1))\n"
+    b"done\n"
+    b'exec "${_tc_f%/*}/python" "$0" "$@"\n'
     b"' '''\n"
 )
 INSTALLER_NAME = b"toolcache\n"

@@ -1,8 +1,9 @@
 """Virtual environments without pip or activate scripts, for ``toolcache.envs.build``.
 
-Written directly when ``venv``'s result is known (CPython and PyPy on Linux: ``by_hand``, no
-process started), else made by the interpreter's own ``venv`` module (``by_module``). Either
-way the result is the environment and its install ``Layout``.
+Written directly when ``venv``'s result is known (``by_hand``, no process started: CPython and
+PyPy on Linux, CPython on macOS unless it is a framework build), else made by the
+interpreter's own ``venv`` module (``by_module``). Either way the result is the environment
+and its install ``Layout``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from toolcache import host as host_mod
 from toolcache.envs import health, install
 from toolcache.errors import ToolcacheError
 
@@ -65,13 +67,35 @@ def create(interpreter: Interpreter, dest: Path, tool: str) -> install.Layout:
 
 
 def can_write(interpreter: Interpreter) -> bool:
-    """Whether ``by_hand`` knows what ``venv`` makes for ``interpreter``: CPython or
-    PyPy 3.8+ on Linux, not free-threaded, not itself in a virtual environment."""
+    """Whether ``by_hand`` knows what ``venv`` makes for ``interpreter``: an interpreter of
+    this host, 3.8+, not free-threaded, not itself in a virtual environment, and CPython or
+    PyPy on Linux or a CPython on macOS that is not a framework build (uv's, pyenv's, conda's).
+
+    Framework builds (python.org's and Homebrew's, ``PYTHONFRAMEWORK`` set) are left to
+    ``venv``: their ``bin/python3.X`` is a stub that runs ``Resources/Python.app`` with
+    ``__PYVENV_LAUNCHER__`` naming the stub, and what ``venv`` links the environment's
+    ``python`` to (``sys._base_executable``: the framework's ``bin/python3.X``, never
+    ``Python.app``) is worked out from that by the C startup, by ``getpath`` (whose framework
+    rules changed between releases) and on darwin by ``site``, which a probe run without
+    ``site`` does not see. Nor can it be checked but on a Mac. One ``venv`` run per build (tens
+    of milliseconds) buys an environment that is right by construction. So does PyPy on macOS,
+    which nothing here has checked either.
+    """
+    here = host_mod.current()
+    system = interpreter.markers.get("sys_platform", "")
     exe = interpreter.sys_executable
+    if not here.symlinks or host_mod.family(system) != here.sys_platform:
+        return False
+    if system == "darwin":
+        known = (
+            interpreter.implementation_name == "cpython"
+            and interpreter.framework == ""
+            and interpreter.base_executable == exe
+        )
+    else:
+        known = system == "linux" and interpreter.implementation_name in ("cpython", "pypy")
     return (
-        os.name == "posix"
-        and interpreter.markers.get("sys_platform") == "linux"
-        and interpreter.implementation_name in ("cpython", "pypy")
+        known
         and interpreter.version >= (3, 8)
         and "t" not in interpreter.abiflags
         and interpreter.prefix == interpreter.base_prefix
@@ -88,9 +112,11 @@ def by_hand(interpreter: Interpreter, dest: Path) -> install.Layout:
     ``pyvenv.cfg`` (``home``, ``version``; from 3.11 ``executable`` and ``command``), the
     interpreter's file name linked to the base executable and ``python``, ``python3``,
     ``python3.X`` (PyPy: also ``pypy3``, ``pypy``) linked to it, ``include``,
-    ``lib/<python|pypy>X.Y/site-packages`` and the ``lib64`` link. Checked against ``venv`` on
-    CPython 3.8-3.13 and PyPy by the tests.
+    ``lib/<python|pypy>X.Y/site-packages`` and, where the interpreter's host has one (Linux,
+    not macOS), the ``lib64`` link. Checked against ``venv`` on CPython 3.8-3.13 and PyPy by
+    the tests (on Linux; macOS differs only by ``lib64``, as ``venv``'s source says).
     """
+    host = host_mod.for_platform(interpreter.markers.get("sys_platform", ""))
     exe = str(interpreter.sys_executable)
     major, minor = interpreter.version
     impl = "pypy" if interpreter.implementation_name == "pypy" else "python"
@@ -100,9 +126,9 @@ def by_hand(interpreter: Interpreter, dest: Path) -> install.Layout:
     if interpreter.implementation_name == "cpython" and (major, minor) >= (3, 11):
         include /= f"python{major}.{minor}{interpreter.abiflags}"
     include.mkdir(parents=True, exist_ok=True)
-    if interpreter.pointer_bits == 64:
+    if interpreter.pointer_bits == 64 and host.lib64:
         (dest / "lib64").symlink_to("lib")
-    bin_dir = dest / "bin"
+    bin_dir = dest / host.bin_dir
     bin_dir.mkdir(exist_ok=True)
     name = os.path.basename(exe)
     (bin_dir / name).symlink_to(exe)
