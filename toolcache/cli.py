@@ -209,13 +209,13 @@ def run(
     )
 
 
+_STORE_HELP = (
+    "A shared store: s3://bucket/prefix, gs://bucket/prefix, az://container/prefix "
+    "(toolcache[cloud]), an HTTP(S) cache (Bazel layout), a folder or file:// URL."
+)
 StoreOpt = Annotated[
     str | None,
-    typer.Option(
-        "--store",
-        envvar="TOOLCACHE_STORE",
-        help="A shared store: a folder, file:// URL, or an HTTP(S) cache (Bazel layout).",
-    ),
+    typer.Option("--store", envvar="TOOLCACHE_STORE", help=_STORE_HELP),
 ]
 
 
@@ -378,6 +378,45 @@ def gc(
             output=Output(),
         )
     )
+
+
+store_app = typer.Typer(
+    name="store",
+    help="Look after a shared store: list its archives, prune old ones.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(store_app, name="store")
+RequiredStoreOpt = Annotated[
+    str, typer.Option("--store", envvar="TOOLCACHE_STORE", help=_STORE_HELP, show_default=False)
+]
+
+
+@store_app.command("ls")
+def store_ls(
+    store: RequiredStoreOpt,
+    output_format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+) -> None:
+    """The store's archives: name, size, when written."""
+    from toolcache.commands.store import ls
+
+    raise typer.Exit(ls(store, output_format=output_format.value, output=Output()))
+
+
+@store_app.command("prune")
+def store_prune(
+    store: RequiredStoreOpt,
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Remove archives written this long ago (30d).")
+    ] = "30d",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+) -> None:
+    """Remove the store's archives written more than --older-than ago."""
+    from toolcache.commands.store import prune
+
+    raise typer.Exit(prune(store, older_than=older_than, dry_run=dry_run, output=Output()))
 
 
 def main(argv: list[str]) -> int:

@@ -161,3 +161,12 @@ def table(rows: list[list[str]], header: list[str] | None = None) -> str:
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in all_rows
     ]
     return "\n".join(lines) + "\n"
+
+
+def human_size(size: float) -> str:
+    """Sizes as every command prints them: bytes below 1 KiB, else binary units to a tenth."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")

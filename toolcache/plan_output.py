@@ -35,14 +35,49 @@ def render_json(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True)
 
 
-def render_text(doc: Mapping[str, Any]) -> str:
+def render_text(doc: Mapping[str, Any], width: int | None = None) -> str:
+    """One row per tool: its Python, its environment (the folder ``CACHE/envs/<interpreter
+    hash>/<resolution hash>``, each cut to 16 characters) and its packages, wrapped to the
+    terminal (``width``, by default the terminal's or ``$COLUMNS``, 100 when neither says);
+    then each interpreter's path, the key, the restore prefix and the cache path."""
+    import shutil
+    import textwrap
+
+    if width is None:
+        width = shutil.get_terminal_size((100, 24)).columns
     rows = []
+    interpreters: dict[str, None] = {}
     for name, t in doc["tools"].items():
+        # "CPython 3.11.7 at /path" or "CPython 3.12.x on <platform> (described)": the
+        # version in the table, the whole description once below it.
+        described = str(t["python"])
+        version = described.split(" at ", 1)[0].split(" on ", 1)[0]
+        if version != described:
+            interpreters[described] = None
         pins = " ".join(f"{p['name']}=={p['version']}" for p in t["packages"])
-        rows.append([name, t["python"], env_id(t), pins])
-    text = table(rows, ["tool", "python", "environment", "packages"])
+        rows.append([name, version, env_id(t), pins])
+    header = ["tool", "python", "environment", "packages"]
+    fixed = sum(max(len(r[i]) for r in [header, *rows]) + 2 for i in range(3))
+    room = width - fixed
+
+    def wrap(pins: str, room: int) -> list[str]:
+        return textwrap.wrap(pins, max(room, 1), break_long_words=False, break_on_hyphens=False)
+
+    if room >= 40:  # packages in their column, wrapped
+        wrapped: list[list[str]] = []
+        for name, version, env, pins in rows:
+            lines = wrap(pins, room)
+            wrapped.append([name, version, env, lines[0] if lines else ""])
+            wrapped.extend(["", "", "", line] for line in lines[1:])
+        text = table(wrapped, header)
+    else:  # a narrow terminal: packages on indented lines under their tool
+        lines = table([r[:3] for r in rows], header[:3]).splitlines()
+        text = lines[0] + "\n"
+        for line, row in zip(lines[1:], rows, strict=True):
+            text += line + "\n" + "".join(f"    {part}\n" for part in wrap(row[3], width - 4))
     text += "\n" + table(
         [
+            *(["python", found] for found in interpreters),
             ["key", doc["key"]],
             ["restore-prefix", doc["restore-prefix"]],
             ["cache-path", doc["cache-path"]],

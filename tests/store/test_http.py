@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -37,6 +38,15 @@ def runner_b(a: Runner, monkeypatch: pytest.MonkeyPatch) -> tuple[Runner, Path]:
     return second_runner(a.root.parent, manifest(a), monkeypatch)
 
 
+def key_in(action_result: bytes) -> ArchiveKey:
+    """The environment an ``/ac/`` entry names in its output file's path."""
+    found = re.search(
+        rb"toolcache-archive/1/([0-9a-f]{64})/([0-9a-f]{64})\.tar\.zst", action_result
+    )
+    assert found is not None, action_result
+    return ArchiveKey(found.group(1).decode(), found.group(2).decode())
+
+
 def status(runner: Runner, tool: str = "lint") -> str:
     return str(json.loads(runner.out.getvalue())["tools"][tool]["status"])
 
@@ -49,8 +59,10 @@ def test_round_trip(
     assert [(r.path.split("/")[2], r.status) for r in puts] == [("cas", 201), ("ac", 201)]
     (blob,) = nginx.files("cas")
     (pointer,) = nginx.files("ac")
-    document = json.loads(pointer.read_bytes())
-    assert document["sha256"] == blob.name and document["size"] == blob.stat().st_size
+    key = key_in(pointer.read_bytes())
+    found = Pointer.from_action_result(pointer.read_bytes(), key)
+    assert found is not None and pointer.name == key.digest
+    assert found.sha256 == blob.name and found.size == blob.stat().st_size
 
     # Exporting again uploads nothing.
     assert built.export(manifest(built), store=nginx.url) == 0
@@ -171,7 +183,8 @@ def test_a_pointer_for_another_environment_is_ignored(built: Runner, nginx: Ngin
     key = ArchiveKey("a" * 64, "b" * 64)
     other = ArchiveKey("c" * 64, "b" * 64)
     (nginx.data / "ac").mkdir(parents=True)
-    (nginx.data / "ac" / key.digest).write_bytes(Pointer("d" * 64, 10, key.name).to_json(other))
+    pointer = Pointer("d" * 64, 10, key.name)
+    (nginx.data / "ac" / key.digest).write_bytes(pointer.to_action_result(other))
     store = HttpStore(nginx.url)
     try:
         assert store.pointer(key) is None
@@ -182,17 +195,28 @@ def test_a_pointer_for_another_environment_is_ignored(built: Runner, nginx: Ngin
         store.close()
 
 
+def pad(size: int) -> bytes:
+    """An unknown field (number 15, bytes) of ``size`` bytes: readers skip it."""
+    length, rest = bytearray(), size
+    while True:
+        low, rest = rest & 0x7F, rest >> 7
+        length.append(low | (0x80 if rest else 0))
+        if not rest:
+            return b"\x7a" + bytes(length) + b" " * size
+
+
 def test_an_oversized_pointer_is_ignored(nginx: Nginx) -> None:
-    # A valid pointer, then whitespace JSON allows: only the size cap can refuse it.
+    # A valid pointer, then an unknown field (as a server may add): only the size cap can
+    # refuse it.
     key = ArchiveKey("a" * 64, "b" * 64)
     pointer = Pointer("d" * 64, 10, key.name)
     (nginx.data / "ac").mkdir(parents=True)
     stored = nginx.data / "ac" / key.digest
     store = HttpStore(nginx.url)
     try:
-        stored.write_bytes(pointer.to_json(key) + b" " * 100)
+        stored.write_bytes(pointer.to_action_result(key) + pad(100))
         assert store.pointer(key) == pointer
-        stored.write_bytes(pointer.to_json(key) + b" " * (MAX_POINTER_SIZE + 1))
+        stored.write_bytes(pointer.to_action_result(key) + pad(MAX_POINTER_SIZE + 1))
         assert store.pointer(key) is None
     finally:
         store.close()
@@ -205,3 +229,33 @@ def test_unreachable_store_falls_back_to_building(
     assert built.restore(manifest(built), store="http://127.0.0.1:9/") == 0
     assert status(built) == "built"
     assert "not restored" in built.err.getvalue()
+
+
+def test_the_pointer_is_an_action_result_bazel_caches_accept() -> None:
+    """No server: the ``/ac/`` entry's bytes, field by field (remote_execution.proto:
+    ActionResult.output_files = 2; OutputFile.path = 1, .digest = 2; Digest.hash = 1,
+    .size_bytes = 2), with what bazel-remote's validation asks of them: a relative path and
+    a digest of 64 lowercase hex digits."""
+    key = ArchiveKey("a" * 64, "b" * 64)
+    path = f"toolcache-archive/1/{'a' * 64}/{'b' * 64}.tar.zst".encode()
+    digest = b"\x0a\x40" + b"c" * 64 + b"\x10\xac\x02"  # size 300 as a varint
+    assert (len(path), len(digest)) == (157, 69)
+    output = b"\x0a\x9d\x01" + path + b"\x12\x45" + digest  # lengths as varints
+    assert len(output) == 231
+    expected = b"\x12\xe7\x01" + output
+    assert Pointer("c" * 64, 300, key.name).to_action_result(key) == expected
+    # bazel-remote adds execution_metadata (field 9) with the worker's address when it stores
+    # an entry: the pointer reads the same.
+    metadata = b"\x4a\x0b\x0a\x09127.0.0.1"
+    assert Pointer.from_action_result(expected + metadata, key) == Pointer("c" * 64, 300, key.name)
+    assert Pointer.from_action_result(expected, ArchiveKey("a" * 64, "d" * 64)) is None
+    assert Pointer.from_action_result(b'{"format": 1}', key) is None
+    assert Pointer.from_action_result(expected[:-3], key) is None
+
+
+def test_an_http_cache_cannot_be_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    from toolcache.cli import main
+
+    assert main(["store", "ls", "--store", "https://user:secret@cache.example/x"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot be listed" in err and "secret" not in err

@@ -23,7 +23,7 @@ def test_open_store_kinds(tmp_path: Path) -> None:
     plain = open_store(str(tmp_path / "b"), read_only=True)
     assert isinstance(plain, FolderStore) and plain.read_only
     with pytest.raises(StoreError, match="unknown scheme"):
-        open_store("s3://bucket/x")
+        open_store("ftp://bucket/x")
 
 
 def test_folder_store_round_trip_and_read_only(

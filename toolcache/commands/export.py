@@ -20,7 +20,7 @@ from toolcache.envs import health
 from toolcache.envs.store import env_path, lookup
 from toolcache.errors import ToolcacheError
 from toolcache.lockfile.planning import LockedTool, LockMode
-from toolcache.output import Output, table
+from toolcache.output import Output, human_size, table
 from toolcache.store import ArchiveKey, Store, store_or_folder
 
 
@@ -80,7 +80,7 @@ def _export_one(
     else:
         with tempfile.TemporaryDirectory(prefix="toolcache-export-") as folder:
             _, size = pack(env.path, Path(folder) / key.name, interpreter=info, level=level)
-            say(f"uploading {key.name} ({size} bytes) to {destination.description}")
+            say(f"uploading {key.name} ({human_size(size)}) to {destination.description}")
             destination.put(key, Path(folder) / key.name)
     return Exported(name, key.name, "written", size)
 
@@ -143,7 +143,7 @@ def export(
     finally:
         destination.close()
     text = table(
-        [[r.tool, r.archive, r.status, "" if r.size is None else str(r.size)] for r in rows],
+        [[r.tool, r.archive, r.status, "" if r.size is None else human_size(r.size)] for r in rows],
         ["tool", "archive", "status", "size"],
     )
     verb = "would remove" if destination.read_only else "removed"

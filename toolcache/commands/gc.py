@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from toolcache import paths
-from toolcache.commands.list_envs import human_size
 from toolcache.errors import ToolcacheError
 from toolcache.inventory import (
     EnvInfo,
@@ -25,7 +24,7 @@ from toolcache.inventory import (
     remove_tree,
     unused_trees,
 )
-from toolcache.output import Output
+from toolcache.output import Output, human_size
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZES = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}

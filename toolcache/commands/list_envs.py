@@ -7,17 +7,9 @@ import time
 from pathlib import Path
 
 from toolcache.inventory import EnvInfo, environments
-from toolcache.output import Output, table
+from toolcache.output import Output, human_size, table
 
 JSON_VERSION = 1
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 def human_age(moment: float | None, now: float) -> str:

@@ -1,4 +1,5 @@
-"""Where exported archives are kept: a folder (``local``) or an HTTP cache (``http``).
+"""Where exported archives are kept: a folder (``local``), an HTTP cache (``http``) or an
+object store: S3 and S3-compatible, Google Cloud Storage, Azure Blob Storage (``object``).
 
 The ``Store`` contract, for every implementation:
 
@@ -9,7 +10,11 @@ The ``Store`` contract, for every implementation:
 - ``open`` yields a ``Download`` (or None when absent) whose ``verify`` raises once the
   stream has been read to its end if the bytes were not the ones published (stores that
   record a sha256 check it; a folder relies on the archive's own hashes);
-- a ``read_only`` store never writes: ``put`` raises ``StoreError``.
+- a ``read_only`` store never writes: ``put`` and ``remove`` raise ``StoreError``;
+- ``archives`` lists what is held (name, size, last-modified) where the store can list, for
+  ``toolcache store ls`` and ``prune``; ``remove`` takes one away, the pointer before the
+  archive, so a reader never finds a pointer to a removed archive except in a race, which
+  reads as a miss.
 
 Stores are opened from a ``--store`` value by ``open_store``, and for a command by
 ``store_or_folder`` (its ``--store``, else its folder, else the cache's archives folder).
@@ -21,6 +26,7 @@ import abc
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -67,6 +73,16 @@ class ArchiveKey:
         )
 
 
+@dataclass(frozen=True)
+class StoredArchive:
+    """An archive a store holds: its name (``<interp16>-<res16>.tar.zst``), size in bytes,
+    and when it was written (UTC)."""
+
+    name: str
+    size: int
+    modified: datetime
+
+
 class Download(Protocol):
     @property
     def stream(self) -> Readable: ...
@@ -105,11 +121,16 @@ class Store(abc.ABC):
         """Where an archive about to be ``put`` is best written (None: anywhere)."""
         return None
 
-    def names(self) -> Iterator[str]:
-        """The names of the archives held (for pruning)."""
+    def archives(self) -> Iterator[StoredArchive]:
+        """The archives held, by name."""
         raise StoreError(self.description, "listing archives is not supported here")
 
+    def names(self) -> Iterator[str]:
+        """The names of the archives held (for pruning)."""
+        return (archive.name for archive in self.archives())
+
     def remove(self, name: str) -> None:
+        """Remove the archive ``name`` (and its pointer); nothing when there is none."""
         raise StoreError(self.description, "removing archives is not supported here")
 
     def close(self) -> None:  # noqa: B027 (most stores hold nothing)
@@ -129,12 +150,17 @@ def store_or_folder(
 
 
 def open_store(spec: str, *, read_only: bool = False) -> Store:
-    """A store from a ``--store`` value: ``http(s)://...``, ``file://...`` or a folder path."""
+    """A store from a ``--store`` value: ``s3://``, ``gs://`` or ``az://bucket/prefix``,
+    ``http(s)://...``, ``file://...`` or a folder path."""
     lowered = spec.lower()
     if lowered.startswith(("http://", "https://")):
         from toolcache.store.http import HttpStore
 
         return HttpStore(spec, read_only=read_only)
+    if lowered.startswith(("s3://", "gs://", "az://")):
+        from toolcache.store.object import ObjectStore
+
+        return ObjectStore(spec, read_only=read_only)
     from toolcache.store.local import FolderStore
 
     if lowered.startswith("file:"):
@@ -142,5 +168,7 @@ def open_store(spec: str, *, read_only: bool = False) -> Store:
 
         return FolderStore(file_url_to_path(spec), read_only=read_only)
     if "://" in spec:
-        raise StoreError(spec.split("://", 1)[0] + "://", "unknown scheme: use a folder or http(s)")
+        raise StoreError(
+            spec.split("://", 1)[0] + "://", "unknown scheme: use a folder, http(s), s3, gs or az"
+        )
     return FolderStore(Path(spec).expanduser().absolute(), read_only=read_only)

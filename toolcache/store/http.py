@@ -1,126 +1,52 @@
 """An HTTP cache in the layout of Bazel's HTTP remote cache: plain GET, HEAD and PUT.
 
 - ``<base>/cas/<sha256>``: an archive, named by the sha256 of its bytes;
-- ``<base>/ac/<key>``: a small JSON pointer from an environment (``ArchiveKey.digest``) to the
-  archive's sha256 and size.
+- ``<base>/ac/<key>``: a pointer from an environment (``ArchiveKey.digest``) to the archive's
+  sha256 and size, spelled as a Bazel ``ActionResult`` whose one output file is the archive
+  (see ``toolcache.store.pointer``).
 
-nginx with WebDAV (``dav_methods PUT; create_full_put_path on;``), bazel-remote (with
-``--disable_http_ac_validation``: our ``/ac/`` entries are JSON, not ``ActionResult``\\ s) and
-similar servers work unchanged. The archive is uploaded before its pointer, so a reader that
-finds a pointer finds its archive (unless the server evicted it, which reads as a miss); an
-upload that fails part-way leaves no pointer, and the next export uploads again. An archive
-already on the server (HEAD answers 200 with its size) is not uploaded twice. Downloads are
-checked against the pointer's sha256 and size as they are read. Credentials may be given in
-the URL (``https://user:token@host/``); they are sent as basic auth and never shown.
+nginx with WebDAV (``dav_methods PUT; create_full_put_path on;``), bazel-remote (no flags: it
+checks that ``/ac/`` entries are ``ActionResult``\\ s, and these are) and similar servers
+work unchanged. The archive is uploaded before its pointer, so a reader that finds a pointer
+finds its archive (unless the server evicted it, which reads as a miss; bazel-remote then
+drops the pointer too); an upload that fails part-way leaves no pointer, and the next export
+uploads again. An archive already on the server (HEAD answers 200 with its size) is not
+uploaded twice. The protocol has no conditional PUT: two exports of one environment at once
+both write its pointer, and since an environment packs to the same bytes, to the same
+archive. Downloads are checked against the pointer's sha256 and size as they are read. The
+protocol cannot list what a server holds (``archives`` is not supported): such caches evict
+by their own size limit. Credentials may be given in the URL (``https://user:token@host/``);
+they are sent as basic auth and never shown.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from toolcache.errors import HashMismatch
 from toolcache.index import disk, urls
-from toolcache.store import ArchiveKey, Download, Store, StoreError
+from toolcache.store import ArchiveKey, Download, Store, StoredArchive, StoreError
+from toolcache.store.pointer import MAX_POINTER_SIZE, CheckedDownload, Pointer
 
-POINTER_FORMAT = 1
-MAX_POINTER_SIZE = 64 << 10
+__all__ = ["MAX_POINTER_SIZE", "HttpStore", "Pointer"]
+
 _CHUNK = 1 << 20
-_HEX = frozenset("0123456789abcdef")
-
-
-@dataclass(frozen=True)
-class Pointer:
-    sha256: str
-    size: int
-    name: str
-
-    def to_json(self, key: ArchiveKey) -> bytes:
-        document = {
-            "format": POINTER_FORMAT,
-            "sha256": self.sha256,
-            "size": self.size,
-            "name": self.name,
-            "interpreter-hash": key.interpreter_hash,
-            "resolution-hash": key.resolution_hash,
-        }
-        return json.dumps(document, sort_keys=True).encode()
-
-    @classmethod
-    def from_json(cls, data: bytes, key: ArchiveKey) -> Pointer | None:
-        """The pointer, or None when it is malformed or for another environment."""
-        try:
-            document: Any = json.loads(data)
-            sha = document["sha256"]
-            size = document["size"]
-            valid = (
-                document["format"] == POINTER_FORMAT
-                and document["interpreter-hash"] == key.interpreter_hash
-                and document["resolution-hash"] == key.resolution_hash
-                and isinstance(sha, str)
-                and len(sha) == 64
-                and set(sha) <= _HEX
-                and isinstance(size, int)
-                and size > 0
-            )
-        except (ValueError, TypeError, KeyError):
-            return None
-        return cls(sha, size, str(document.get("name", ""))) if valid else None
 
 
 def _describe(exc: httpx.HTTPError) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-class _HttpDownload:
-    """The body of ``/cas/<sha256>``, hashed and counted as it is read."""
-
-    def __init__(self, response: httpx.Response, pointer: Pointer, where: str) -> None:
-        self._chunks = response.iter_bytes(_CHUNK)
-        self._buffer = b""
-        self._pointer = pointer
-        self._digest = hashlib.sha256()
-        self._count = 0
-        self._where = where
-
-    @property
-    def stream(self) -> _HttpDownload:
-        return self
-
-    @property
-    def where(self) -> str:
-        return self._where
-
-    def read(self, size: int = -1, /) -> bytes:
-        if not self._buffer:
-            try:
-                self._buffer = next(self._chunks, b"")
-            except httpx.HTTPError as exc:
-                raise StoreError(self._where, f"download failed ({_describe(exc)})") from None
-            self._count += len(self._buffer)
-            self._digest.update(self._buffer)
-            if self._count > self._pointer.size:
-                raise StoreError(self._where, f"it is larger than {self._pointer.size} bytes")
-        if size < 0 or size >= len(self._buffer):
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    def verify(self) -> None:
-        self._buffer = b""
-        while self.read(_CHUNK):
-            pass
-        actual = self._digest.hexdigest()
-        if self._count != self._pointer.size or actual != self._pointer.sha256:
-            raise HashMismatch(self._where, self._pointer.sha256, actual)
+def _body(response: httpx.Response, where: str) -> Iterator[bytes]:
+    try:
+        yield from response.iter_bytes(_CHUNK)
+    except httpx.HTTPError as exc:
+        raise StoreError(where, f"download failed ({_describe(exc)})") from None
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
@@ -137,23 +63,28 @@ class HttpStore(Store):
         self._auth = httpx.BasicAuth(*credentials) if credentials else None
         self._timeout = timeout
         self._http: httpx.Client | None = None
+        self._lock = threading.Lock()
 
     @property
     def description(self) -> str:
         return self.base
 
     def _client(self) -> httpx.Client:
-        if self._http is None:
-            from toolcache.index.client import ssl_context
+        with self._lock:  # restore opens archives on several threads: one client for all
+            if self._http is None:
+                self._http = self._new_client()
+            return self._http
 
-            self._http = httpx.Client(
-                verify=ssl_context(),
-                trust_env=True,
-                timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
-                headers={"User-Agent": "toolcache"},
-                auth=self._auth,
-            )
-        return self._http
+    def _new_client(self) -> httpx.Client:
+        from toolcache.index.client import ssl_context
+
+        return httpx.Client(
+            verify=ssl_context(),
+            trust_env=True,
+            timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
+            headers={"User-Agent": "toolcache"},
+            auth=self._auth,
+        )
 
     def close(self) -> None:
         if self._http is not None:
@@ -193,7 +124,7 @@ class HttpStore(Store):
                         return None
         except httpx.HTTPError as exc:
             raise StoreError(self.description, f"GET {url} failed ({_describe(exc)})") from None
-        return Pointer.from_json(body, key)
+        return Pointer.from_action_result(body, key)
 
     def _has_blob(self, sha256: str, size: int) -> bool:
         url = self._url("cas", sha256)
@@ -223,9 +154,16 @@ class HttpStore(Store):
                     return
                 if response.status_code != 200:
                     raise self._unexpected("GET", url, response)
-                yield _HttpDownload(response, found, url)
+                yield CheckedDownload(_body(response, url), found, url)
         except httpx.HTTPError as exc:
             raise StoreError(self.description, f"GET {url} failed ({_describe(exc)})") from None
+
+    def archives(self) -> Iterator[StoredArchive]:
+        raise StoreError(
+            self.description,
+            "an HTTP cache cannot be listed (the Bazel protocol has no listing);"
+            " it evicts archives by its own size limit",
+        )
 
     def put(self, key: ArchiveKey, archive: Path) -> None:
         if self.read_only:
@@ -242,9 +180,9 @@ class HttpStore(Store):
             if response.status_code not in (200, 201, 204):
                 raise self._unexpected("PUT", url, response)
         url = self._url("ac", key.digest)
-        body = Pointer(sha256, size, key.name).to_json(key)
+        body = Pointer(sha256, size, key.name).to_action_result(key)
         response = self._request(
-            "PUT", url, content=body, headers={"Content-Type": "application/json"}
+            "PUT", url, content=body, headers={"Content-Type": "application/octet-stream"}
         )
         if response.status_code not in (200, 201, 204):
             raise self._unexpected("PUT", url, response)

@@ -14,12 +14,13 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
 from toolcache import atomic
 from toolcache.archive.contents import is_archive_name
-from toolcache.store import ArchiveKey, Download, Store, StoreError
+from toolcache.store import ArchiveKey, Download, Store, StoredArchive, StoreError
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,17 @@ class FolderStore(Store):
         except OSError as exc:
             raise StoreError(self.description, f"cannot list it ({exc})") from None
         yield from (name for name in entries if is_archive_name(name))
+
+    def archives(self) -> Iterator[StoredArchive]:
+        for name in self.names():
+            try:
+                st = (self.root / name).stat()
+            except FileNotFoundError:
+                continue  # removed since it was listed
+            except OSError as exc:
+                raise StoreError(self.description, f"cannot read {name} ({exc})") from None
+            modified = datetime.fromtimestamp(st.st_mtime, timezone.utc)
+            yield StoredArchive(name, st.st_size, modified)
 
     def remove(self, name: str) -> None:
         if self.read_only:
