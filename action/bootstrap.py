@@ -2,8 +2,8 @@
 
 Usage (the action's steps run it with the job's ``python``; standard library only):
 
-    python bootstrap.py key                 # key=..., path=... lines for GITHUB_OUTPUT
-    python bootstrap.py install PATH [--installer auto|uv|pip]
+    python bootstrap.py key [--cloud]       # key=..., path=... lines for GITHUB_OUTPUT
+    python bootstrap.py install PATH [--cloud] [--installer auto|uv|pip]
 
 ``key`` names the environment by everything that makes it valid on a runner: the job
 interpreter (implementation, full version, ABI, platform, where it lives: a venv's ``python``
@@ -17,10 +17,13 @@ environment. The marker naming the key is written last, so an interrupted instal
 nothing a later job would take (it starts again); a folder holding this key's marker is kept
 as it is. The installer is uv when one is on PATH, else uv from ``uv.txt`` (hashes
 checked too), else pip (``--installer`` chooses); action/README.md has the measurements.
+``--cloud`` adds ``cloud.txt`` (obstore, for s3://, gs:// and az:// stores) to both the
+environment and its key.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -31,11 +34,13 @@ import sys
 import sysconfig
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
 REQUIREMENTS = HERE / "requirements.txt"
 UV_REQUIREMENTS = HERE / "uv.txt"
+CLOUD_REQUIREMENTS = HERE / "cloud.txt"
 MARKER = "toolcache-self.json"
 FORMAT = "toolcache-self/1"
 MINIMUM = (3, 10)
@@ -53,7 +58,7 @@ def _python(env: Path) -> Path:
     return _bin(env) / ("python.exe" if os.name == "nt" else "python")
 
 
-def _sources() -> list[Path]:
+def _sources(cloud: bool) -> list[Path]:
     """toolcache's sources as the installed wheel has them, and what the install reads."""
     package = CHECKOUT / "toolcache"
     found = [
@@ -61,10 +66,11 @@ def _sources() -> list[Path]:
         for p in package.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     ]
-    return sorted([*found, CHECKOUT / "pyproject.toml", REQUIREMENTS, Path(__file__).resolve()])
+    read = [CHECKOUT / "pyproject.toml", REQUIREMENTS, Path(__file__).resolve()]
+    return sorted([*found, *read, *([CLOUD_REQUIREMENTS] if cloud else [])])
 
 
-def environment_id() -> str:
+def environment_id(*, cloud: bool = False) -> str:
     digest = hashlib.sha256()
 
     def add(label: str, value: str | bytes) -> None:
@@ -79,7 +85,8 @@ def environment_id() -> str:
     add("platform", sysconfig.get_platform())
     add("machine", platform.machine())
     add("interpreter", os.path.realpath(sys.executable))
-    for path in _sources():
+    add("extras", "cloud" if cloud else "")
+    for path in _sources(cloud):
         add("file", path.relative_to(CHECKOUT).as_posix())
         add("content", path.read_bytes())
     return digest.hexdigest()
@@ -143,14 +150,15 @@ def _uv(scratch: Path) -> list[str]:
     return [str(_bin(target) if os.name == "nt" else target / "bin") + os.sep + "uv"]
 
 
-def _install_with_uv(env: Path, scratch: Path) -> None:
+def _install_with_uv(env: Path, scratch: Path, requirements: list[Path]) -> None:
     uv = _uv(scratch)
     index = os.environ.get("PIP_INDEX_URL")
     common = ["pip", "install", "--quiet", "--python", str(_python(env)), "--compile-bytecode"]
     if index and not os.environ.get("UV_INDEX_URL") and not os.environ.get("UV_DEFAULT_INDEX"):
         common += ["--default-index", index]
+    files = [arg for path in requirements for arg in ("-r", str(path))]
     _run(
-        [*uv, *common, "--no-deps", "--require-hashes", "-r", str(REQUIREMENTS)],
+        [*uv, *common, "--no-deps", "--require-hashes", *files],
         "installing the locked requirements",
     )
     _run(
@@ -159,7 +167,7 @@ def _install_with_uv(env: Path, scratch: Path) -> None:
     )
 
 
-def _install_with_pip(env: Path) -> None:
+def _install_with_pip(env: Path, requirements: list[Path]) -> None:
     pip = [
         sys.executable,
         "-m",
@@ -171,13 +179,15 @@ def _install_with_pip(env: Path) -> None:
         "--disable-pip-version-check",
         "--no-deps",
     ]
-    _run([*pip, "--require-hashes", "-r", str(REQUIREMENTS)], "installing the locked requirements")
+    files = [arg for path in requirements for arg in ("-r", str(path))]
+    _run([*pip, "--require-hashes", *files], "installing the locked requirements")
     _run([*pip, "--no-build-isolation", str(CHECKOUT)], "installing toolcache")
 
 
-def install(env: Path, installer: str) -> bool:
+def install(env: Path, installer: str, *, cloud: bool = False) -> bool:
     """Make ``env`` ready; False when it already was."""
-    env_id = environment_id()
+    env_id = environment_id(cloud=cloud)
+    requirements = [REQUIREMENTS, *([CLOUD_REQUIREMENTS] if cloud else [])]
     if is_ready(env, env_id):
         return False
     env.parent.mkdir(parents=True, exist_ok=True)
@@ -193,9 +203,9 @@ def install(env: Path, installer: str) -> bool:
             if installer == "auto":
                 installer = "uv" if shutil.which("uv") or UV_REQUIREMENTS.exists() else "pip"
             if installer == "uv":
-                _install_with_uv(env, Path(tmp))
+                _install_with_uv(env, Path(tmp), requirements)
             else:
-                _install_with_pip(env)
+                _install_with_pip(env, requirements)
         path_dir = env / "path"
         path_dir.mkdir()
         launcher = _bin(env) / "toolcache"
@@ -208,30 +218,37 @@ def install(env: Path, installer: str) -> bool:
     return True
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise Failure(f"{message} (usage: {self.format_usage().strip()[7:]})")
+
+
 def main(argv: list[str]) -> int:
+    parser = _Parser(prog="bootstrap.py", add_help=False)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    key = commands.add_parser("key", add_help=False)
+    key.add_argument("--cloud", action="store_true")
+    setup = commands.add_parser("install", add_help=False)
+    setup.add_argument("path")
+    setup.add_argument("--cloud", action="store_true")
+    setup.add_argument("--installer", choices=("auto", "uv", "pip"), default="auto")
     try:
         if sys.version_info < MINIMUM:
             raise Failure(
                 f"toolcache needs Python {MINIMUM[0]}.{MINIMUM[1]} or newer to run; the job's "
                 f"python is {platform.python_version()} (actions/setup-python can provide one)"
             )
-        if argv[:1] == ["key"] and len(argv) == 1:
-            env_id = environment_id()
+        args = parser.parse_args(argv)
+        if args.command == "key":
+            env_id = environment_id(cloud=args.cloud)
             print(f"key=toolcache-self-{sys.platform}-{platform.machine().lower()}-{env_id[:32]}")
             print(f"path={default_path(env_id)}")
             return 0
-        if argv[:1] == ["install"] and len(argv) in (2, 4):
-            installer = "auto"
-            if len(argv) == 4:
-                if argv[2] != "--installer" or argv[3] not in ("auto", "uv", "pip"):
-                    raise Failure("usage: bootstrap.py install PATH [--installer auto|uv|pip]")
-                installer = argv[3]
-            env = Path(argv[1]).absolute()
-            installed = install(env, installer)
-            print(f"installed={'true' if installed else 'false'}")
-            print(f"bin={env / 'path'}")
-            return 0
-        raise Failure("usage: bootstrap.py key | install PATH [--installer auto|uv|pip]")
+        env = Path(args.path).absolute()
+        installed = install(env, args.installer, cloud=args.cloud)
+        print(f"installed={'true' if installed else 'false'}")
+        print(f"bin={env / 'path'}")
+        return 0
     except Failure as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1

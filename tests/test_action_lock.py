@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -77,3 +78,30 @@ def test_the_lock_holds_what_pyproject_asks_for(target: targets.LockTarget) -> N
             f"{requirement}: the lock pins {versions[0]} for {target.name}; "
             "run the command in action/README.md"
         )
+
+
+def test_the_cloud_lock_holds_the_cloud_extra() -> None:
+    """``cloud.txt`` (installed with ``--cloud`` for s3://, gs:// and az:// stores) pins what
+    the ``cloud`` extra asks for, with hashes, on the Pythons the extra installs on."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    text = (ROOT / "action" / "cloud.txt").read_text(encoding="utf-8")
+    for requirement in map(Requirement, project["project"]["optional-dependencies"]["cloud"]):
+        pinned = rf"^{re.escape(requirement.name)}==(\S+) \\\n\s+--hash=sha256:"
+        found = re.search(pinned, text, re.M)
+        assert found is not None, f"{requirement} is not in action/cloud.txt"
+        assert requirement.specifier.contains(found.group(1)), requirement
+
+
+def test_the_cloud_environment_has_a_key_of_its_own() -> None:
+    def key(*extra: str) -> str:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "action" / "bootstrap.py"), "key", *extra],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    plain, cloud = key(), key("--cloud")
+    assert plain.startswith("key=toolcache-self-") and cloud.startswith("key=toolcache-self-")
+    assert plain != cloud

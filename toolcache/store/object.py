@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -151,6 +152,10 @@ class ObjectStore(Store):
             import obstore.exceptions
             import obstore.store
         except ImportError:
+            if sys.version_info < (3, 11):  # obstore 0.12, the first with what is used here
+                raise StoreError(
+                    self.description, "object stores need Python 3.11 or newer (obstore 0.12)"
+                ) from None
             raise StoreError(self.description, f"needs obstore: {INSTALL_HINT}") from None
         self._obstore = obstore
         self._errors = obstore.exceptions
