@@ -111,3 +111,30 @@ def test_the_host_module_is_standard_library_only() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "['toolcache.host']"
+
+
+def test_files_are_cloned_with_clonefile_where_the_host_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stands in for macOS (APFS), where files placed from the unpacked-wheel cache are made
+    by ``clonefile(2)``: with the host's link strategy set to it, ``_clone`` asks
+    ``host.clonefile`` first and copies only when it says no."""
+    from toolcache.envs import install
+
+    asked: list[tuple[str, str]] = []
+
+    def clonefile(source: str, target: str) -> bool:
+        asked.append((source, target))
+        Path(target).write_bytes(Path(source).read_bytes())
+        return True
+
+    source = tmp_path / "source"
+    source.write_bytes(b"data")
+    monkeypatch.setattr(install, "_LINK", host_mod.CLONEFILE)
+    monkeypatch.setattr(host_mod, "clonefile", clonefile)
+    install._clone(str(source), str(tmp_path / "cloned"))
+    assert asked == [(str(source), str(tmp_path / "cloned"))]
+
+    monkeypatch.setattr(host_mod, "clonefile", lambda source, target: False)  # not APFS
+    install._clone(str(source), str(tmp_path / "copied"))
+    assert (tmp_path / "copied").read_bytes() == b"data"

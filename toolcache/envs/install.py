@@ -252,10 +252,16 @@ _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 _NO_REFLINK: set[int] = set()
 
 
+#: The host's way of sharing a file's blocks (``toolcache.host``): FICLONE or clonefile(2).
+_LINK = host.current().link
+
+
 def _clone(source: str, target: str) -> None:
-    """A new file at ``target`` with ``source``'s bytes and permission bits: a reflink where
-    the file system shares extents (btrfs, xfs), else a copy made in the kernel
-    (``copy_file_range``), else by reads and writes."""
+    """A new file at ``target`` with ``source``'s bytes and permission bits: a clone where
+    the file system shares extents (``clonefile`` on APFS; a reflink on btrfs, xfs), else a
+    copy made in the kernel (``copy_file_range``), else by reads and writes."""
+    if _LINK == host.CLONEFILE and host.clonefile(source, target):
+        return
     src = os.open(source, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
         st = os.fstat(src)
@@ -271,7 +277,7 @@ def _clone(source: str, target: str) -> None:
 
 
 def _reflink(src: int, dst: int, device: int) -> bool:
-    if sys.platform != "linux" or device in _NO_REFLINK:
+    if _LINK != host.REFLINK or device in _NO_REFLINK:
         return False
     import fcntl
 
