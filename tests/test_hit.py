@@ -42,7 +42,8 @@ def test_round_trip_keeps_arguments_exactly(tmp_path: Path) -> None:
     root, manifest, _ = make(tmp_path)
     found = _hit.read(root, manifest, "t")
     assert found is not None
-    env_dir, bin_dir, argv = found
+    env_dir, bin_dir, argv, tool_env = found
+    assert tool_env == {}
     assert argv == ["tool", "--flag=a b", "tab\there", ""]
     assert env_dir == str(tmp_path / "env")
     assert bin_dir == str(tmp_path / "env" / "bin")

@@ -90,6 +90,9 @@ def test_plan_locks_and_reports(tmp_path: Path, local_index: LocalIndex, dists: 
                 "lock",
                 "lock-status",
                 "packages",
+                # Added for plan --explain (version 1 gains keys, never loses or changes one).
+                "interpreter-fields",
+                "inputs",
             ]
         )
         for t in doc["tools"].values()

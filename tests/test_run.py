@@ -260,6 +260,8 @@ def test_a_command_the_tool_does_not_install_never_runs_from_path(
     assert proc.returncode == 1
     assert "git version" not in proc.stdout
     assert "command 'git' is not in its environment" in proc.stderr
+    # What the environment does have, so the `run:` line can be fixed at once.
+    assert "it has lintme (the tool's `run:` names one of them" in proc.stderr
 
 
 def test_a_restored_tool_s_first_run_takes_the_cache_hit_path(

@@ -16,6 +16,8 @@ import sys
 RUN_FLAGS = {"--locked", "--frozen", "--offline", "-q", "--quiet"}
 PLAN_FLAGS = RUN_FLAGS
 VALUED = {"-m": "manifest", "--manifest": "manifest", "--cache-dir": "cache_dir"}
+#: ``run``'s own: an ad hoc run's package (``--from``, ``--with``) and interpreter.
+RUN_VALUED = {**VALUED, "--from": "from", "--with": "with", "--python": "python", "-p": "python"}
 PLAN_VALUED = {
     **VALUED,
     "--tool": "tool",
@@ -81,14 +83,29 @@ def fast_run(args: list[str]) -> int | None:
     """Run the tool from a valid hit record; None to take the long way."""
     from toolcache import _hit
 
-    values, _flags, rest = _parse(args, RUN_FLAGS, VALUED, positional=True)
+    values, _flags, rest = _parse(args, RUN_FLAGS, RUN_VALUED, positional=True)
     tool, extra = rest[0], rest[1:]
     if extra[:1] == ["--"]:
         extra = extra[1:]
-    found = _hit.read(_cache_root(values), _manifest(values), tool)
+    from_, python = values.get("from", [None])[-1], values.get("python", [None])[-1]
+    if python is not None and (os.sep in python or python.startswith(".")):
+        python = os.path.abspath(python)  # as commands.adhoc.absolute_python
+    cache_root = _cache_root(values)
+    if from_ is not None or "@" in tool:  # ad hoc: no manifest involved
+        key = _hit.adhoc_key(tool, from_, values.get("with", []), python, None)
+        found = _hit.read_adhoc(cache_root, key)
+    else:
+        manifest = _manifest(values)
+        found = None
+        if python is None and "with" not in values:  # else never recorded for the manifest
+            found = _hit.read(cache_root, manifest, tool)
+        if found is None:  # a bare name the manifest did not have: run ad hoc last time
+            key = _hit.adhoc_key(tool, None, values.get("with", []), python, manifest)
+            found = _hit.read_adhoc(cache_root, key)
     if found is None:
         return None
-    env_dir, bin_dir, argv = found
+    env_dir, bin_dir, argv, tool_env = found
+    os.environ.update(tool_env)  # the tool's `env:` from the manifest
     _hit.mark_used(env_dir)
     from toolcache.runner import exec_tool
 

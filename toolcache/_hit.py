@@ -19,9 +19,9 @@ import zlib
 
 TYPE_CHECKING = False  # typing costs milliseconds on this path
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
-FORMAT = "toolcache-run-hit/1"
+FORMAT = "toolcache-run-hit/2"
 #: The environment's last-used marker (the same name as ``envs.receipt.LAST_USED``).
 LAST_USED = "toolcache-last-used"
 
@@ -91,10 +91,20 @@ def fields(
     bin_dir: str,
     argv: list[str],
     environ: Mapping[str, str],
+    tool_env: Sequence[tuple[str, str]] = (),
+    also_checked: Sequence[str] = (),
 ) -> list[str]:
-    """The record's fields; every checked file is followed by its identity now."""
-    checked = [manifest, lock, interpreter, base, receipt]
-    out = [FORMAT, tool, settings_fingerprint(environ), env_dir, bin_dir, str(len(checked))]
+    """The record's fields; every checked file is followed by its identity now.
+
+    ``tool_env`` is the tool's ``env:`` from the manifest (set when it starts; the manifest's
+    identity is checked, so an edited ``env:`` never takes a stale hit); ``also_checked`` are
+    more files the answer depended on (the project's pyproject, a local requirement's files).
+    """
+    checked = [manifest, lock, interpreter, base, receipt, *also_checked]
+    out = [FORMAT, tool, settings_fingerprint(environ), env_dir, bin_dir, str(len(tool_env))]
+    for name, value in tool_env:
+        out += [name, value]
+    out.append(str(len(checked)))
     for path in checked:
         out += [path, identity(path)]
     return out + argv
@@ -110,21 +120,34 @@ def write(cache_root: str, manifest: str, tool: str, record: list[str]) -> None:
         return
 
 
-def read(cache_root: str, manifest: str, tool: str) -> tuple[str, str, list[str]] | None:
-    """``(env_dir, bin_dir, argv)`` when the record is valid, else None."""
+def read(
+    cache_root: str, manifest: str, tool: str
+) -> tuple[str, str, list[str], dict[str, str]] | None:
+    """``(env_dir, bin_dir, argv, tool_env)`` when the record is valid, else None."""
+    return read_at(record_path(cache_root, manifest, tool), tool, manifest)
+
+
+def read_at(
+    record_file: str, tool: str, manifest: str | None
+) -> tuple[str, str, list[str], dict[str, str]] | None:
+    """``read`` of the record in ``record_file``; its first checked file must be ``manifest`` (any
+    file for None: an ad hoc record's first is its lock)."""
     try:
-        with open(record_path(cache_root, manifest, tool), encoding="utf-8", newline="") as fh:
+        with open(record_file, encoding="utf-8", newline="") as fh:
             record = fh.read().split("\0")
         if record[0] != FORMAT or record[1] != tool:
             return None
         if record[2] != settings_fingerprint(os.environ):
             return None
-        env_dir, bin_dir, count = record[3], record[4], int(record[5])
-        checked = record[6 : 6 + 2 * count]
-        argv = record[6 + 2 * count :]
+        env_dir, bin_dir, pairs = record[3], record[4], int(record[5])
+        at = 6 + 2 * pairs
+        tool_env = dict(zip(record[6:at:2], record[7:at:2], strict=True))
+        count = int(record[at])
+        checked = record[at + 1 : at + 1 + 2 * count]
+        argv = record[at + 1 + 2 * count :]
     except (OSError, ValueError, IndexError):
         return None
-    if checked[0] != manifest or not argv:
+    if (manifest is not None and checked[0] != manifest) or not argv:
         return None
     for path, ident in zip(checked[::2], checked[1::2], strict=False):
         if not ident or identity(path) != ident:
@@ -132,7 +155,7 @@ def read(cache_root: str, manifest: str, tool: str) -> tuple[str, str, list[str]
     python = "python.exe" if sys.platform == "win32" else "python"
     if not os.path.exists(os.path.join(bin_dir, python)):  # follows the link: dangling = gone
         return None
-    return env_dir, bin_dir, argv
+    return env_dir, bin_dir, argv, tool_env
 
 
 def mark_used(env_dir: str) -> None:
@@ -141,3 +164,35 @@ def mark_used(env_dir: str) -> None:
         os.utime(os.path.join(env_dir, LAST_USED))
     except OSError:
         return
+
+
+def adhoc_key(
+    tool: str, from_: str | None, with_: Sequence[str], python: str | None, manifest: str | None
+) -> str:
+    """What an ad hoc run (``run ruff@0.9.10``, ``run --from REQ CMD``) is keyed by: the command
+    line's own strings, each length-prefixed (so ``["ab", "c"]`` and ``["a", "bc"]`` differ),
+    ``-`` for one not given. ``manifest`` is the manifest a bare name was not found in."""
+    parts = [tool, from_, python, manifest, *with_]
+    return "adhoc/1 " + " ".join("-" if p is None else f"{len(p)}:{p}" for p in parts)
+
+
+def adhoc_record_path(cache_root: str, key: str) -> str:
+    return os.path.join(
+        cache_root, "stamps-v1", f"adhoc-{zlib.crc32(key.encode()):08x}{len(key):04x}.run"
+    )
+
+
+def write_adhoc(cache_root: str, key: str, record: list[str]) -> None:
+    """Save an ad hoc run's record (``fields`` with ``tool=key``); best effort."""
+    from toolcache import atomic
+
+    try:
+        atomic.write_bytes(adhoc_record_path(cache_root, key), "\0".join(record).encode())
+    except OSError:
+        return
+
+
+def read_adhoc(cache_root: str, key: str) -> tuple[str, str, list[str], dict[str, str]] | None:
+    """``read`` for an ad hoc run: the record stores the whole key, so a checksum collision is
+    a miss, never another tool."""
+    return read_at(adhoc_record_path(cache_root, key), key, None)

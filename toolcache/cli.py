@@ -4,10 +4,12 @@ arguments and calls one plain function per command in ``toolcache.commands``."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from toolcache import __version__, paths
 from toolcache.lockfile.planning import LockMode
@@ -20,13 +22,40 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"max_content_width": 100},
 )
+
+
+class _Command(TyperCommand):
+    """Usage lines as uv prints them: ``TOOL``, not Typer's ``{TOOL}`` for a required one."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces: list[str] = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The summary in the list of commands: the docstring's first paragraph, whole
+        (wrapped by the help formatter, never cut with "...")."""
+        first = (self.help or "").strip().split("\n\n", 1)[0]
+        return " ".join(first.split())
+
+
+def command(name: str | None = None, **settings: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``app.command`` with toolcache's usage lines."""
+    return app.command(name, cls=_Command, **settings)
 
 
 class Format(str, enum.Enum):
     text = "text"
     json = "json"
     github = "github"
+
+
+class ListFormat(str, enum.Enum):
+    """The formats of commands with no GitHub output."""
+
+    text = "text"
+    json = "json"
 
 
 class Prerelease(str, enum.Enum):
@@ -45,7 +74,8 @@ ManifestOpt = Annotated[
     ),
 ]
 ToolOpt = Annotated[
-    list[str] | None, typer.Option("--tool", "-t", help="Only this tool (repeatable).")
+    list[str] | None,
+    typer.Option("--tool", "-t", help="Only this tool (repeatable).", metavar="<tool>"),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
 LockedOpt = Annotated[
@@ -64,12 +94,39 @@ PrereleaseOpt = Annotated[
 ]
 PythonVersionOpt = Annotated[
     str | None,
-    typer.Option("--python-version", help="Resolve for this Python (X.Y[.Z]), not a local one."),
+    typer.Option(
+        "--python-version",
+        help="Resolve for this Python (X.Y[.Z]), not a local one.",
+        metavar="<x.y>",
+    ),
+]
+PythonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--python",
+        "-p",
+        help="Use this interpreter instead of the manifest's python (3.12, pypy3.10, a path).",
+        show_default=False,
+        metavar="<python>",
+    ),
 ]
 PlatformOpt = Annotated[
     str | None,
-    typer.Option("--platform", help="Resolve for this platform, e.g. x86_64-manylinux_2_28."),
+    typer.Option(
+        "--platform",
+        help="Resolve for this platform, e.g. x86_64-manylinux_2_28.",
+        metavar="<platform>",
+    ),
 ]
+
+
+def _python(given: str | None) -> str | None:
+    """A ``--python`` path is relative to here, not to the manifest's folder."""
+    import os
+
+    if given is not None and (os.sep in given or given.startswith(".")):
+        return str(Path(given).absolute())
+    return given
 
 
 def _manifest_path(given: Path | None) -> Path:
@@ -106,19 +163,36 @@ def _root(
     """toolcache: run developer tools from locked, cached environments."""
 
 
-@app.command()
+@command()
 def plan(
     manifest: ManifestOpt = None,
     tool: ToolOpt = None,
     output_format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
-    key_suffix: Annotated[str, typer.Option("--key-suffix", help="Added to the CI key.")] = "",
+    key_suffix: Annotated[
+        str, typer.Option("--key-suffix", help="Added to the CI key.", metavar="<suffix>")
+    ] = "",
     locked: LockedOpt = False,
     frozen: FrozenOpt = False,
     upgrade: UpgradeOpt = False,
     offline: OfflineOpt = False,
     prerelease: PrereleaseOpt = Prerelease.if_necessary_or_explicit,
+    python: PythonOpt = None,
     python_version: PythonVersionOpt = None,
     platform: PlatformOpt = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="Say why each environment and the key changed since the last plan."
+        ),
+    ] = False,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="With --explain: compare with this plan (a --format json output).",
+            metavar="<plan.json>",
+        ),
+    ] = None,
     cache_dir: CacheOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -138,11 +212,14 @@ def plan(
             platform_name=platform,
             key_suffix=key_suffix,
             output=Output(quiet=quiet),
+            python=_python(python),
+            explain=explain,
+            against=against,
         )
     )
 
 
-@app.command()
+@command()
 def lock(
     manifest: ManifestOpt = None,
     tool: ToolOpt = None,
@@ -152,6 +229,7 @@ def lock(
     upgrade: UpgradeOpt = False,
     offline: OfflineOpt = False,
     prerelease: PrereleaseOpt = Prerelease.if_necessary_or_explicit,
+    python: PythonOpt = None,
     python_version: PythonVersionOpt = None,
     platform: PlatformOpt = None,
     cache_dir: CacheOpt = None,
@@ -171,40 +249,93 @@ def lock(
             python_version=python_version,
             platform_name=platform,
             output=Output(quiet=quiet),
+            python=_python(python),
         )
     )
 
 
-@app.command(
+@command(
     context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
 )
 def run(
-    tool: Annotated[str, typer.Argument(help="The tool's name in the manifest.")],
+    tool: Annotated[
+        str,
+        typer.Argument(
+            help="A tool of the manifest, or a package to run ad hoc (ruff, ruff@0.9.10).",
+            metavar="TOOL",
+        ),
+    ],
     args: Annotated[
-        list[str] | None, typer.Argument(help="Arguments passed on to the tool.")
+        list[str] | None,
+        typer.Argument(help="Arguments passed on to the tool.", metavar="[ARGS]..."),
     ] = None,
     manifest: ManifestOpt = None,
+    python: PythonOpt = None,
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Run TOOL (a command) from this package, not the manifest's (like uvx --from).",
+            show_default=False,
+            metavar="<requirement>",
+        ),
+    ] = None,
+    with_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with", help="Install this beside an ad hoc tool (repeatable).", metavar="<req>"
+        ),
+    ] = None,
     locked: LockedOpt = False,
     frozen: FrozenOpt = False,
     offline: OfflineOpt = False,
     cache_dir: CacheOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run a tool from its locked, cached environment: toolcache run -m tools.yaml lint -- ARGS."""
+    """Run a tool from its locked, cached environment.
+
+    toolcache's options go before the tool's name; everything after it (a -- first is
+    optional) is the tool's: toolcache run -m tools.yaml lint -- --fix .
+    """
+    from toolcache.commands import adhoc
     from toolcache.commands.run import run as run_tool
 
+    if tool.startswith("-") and tool != "-":
+        # Options after the tool's name are the tool's, so unknown ones pass through to it;
+        # one before the name is a mistake, never a tool called "--something".
+        raise typer.BadParameter(
+            f"{tool} is not an option of toolcache run (see toolcache run --help)",
+            param_hint="TOOL",
+        )
     extra = list(args or [])
     if extra[:1] == ["--"]:
         extra = extra[1:]
+    manifest_path = _manifest_path(manifest)
+    if adhoc.is_adhoc(manifest_path, tool, from_, with_ or []):
+        raise typer.Exit(
+            adhoc.run(
+                tool,
+                extra,
+                from_=from_,
+                with_=with_ or [],
+                python=_python(python),
+                manifest_path=None if from_ is not None or "@" in tool else manifest_path,
+                cache_root=cache_dir or paths.cache_root(),
+                mode=_mode(locked, frozen, False),
+                offline=offline,
+                output=Output(quiet=quiet),
+            )
+        )
     raise typer.Exit(
         run_tool(
-            _manifest_path(manifest),
+            manifest_path,
             tool,
             extra,
             cache_root=cache_dir or paths.cache_root(),
             mode=_mode(locked, frozen, False),
             offline=offline,
             output=Output(quiet=quiet),
+            python=_python(python),
         )
     )
 
@@ -215,16 +346,19 @@ _STORE_HELP = (
 )
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", envvar="TOOLCACHE_STORE", help=_STORE_HELP),
+    typer.Option("--store", envvar="TOOLCACHE_STORE", help=_STORE_HELP, metavar="<url>"),
 ]
 
 
-@app.command()
+@command()
 def export(
     manifest: ManifestOpt = None,
     tool: ToolOpt = None,
     to: Annotated[
-        Path | None, typer.Option("--to", help="Folder for the archives (default: cache-path).")
+        Path | None,
+        typer.Option(
+            "--to", help="Folder for the archives (default: cache-path).", metavar="<folder>"
+        ),
     ] = None,
     store: StoreOpt = None,
     prune: Annotated[
@@ -234,7 +368,10 @@ def export(
         bool, typer.Option("--read-only", help="Say what would be uploaded; write nothing.")
     ] = False,
     level: Annotated[
-        int | None, typer.Option("--level", min=1, max=22, help="zstd level (default: measured).")
+        int | None,
+        typer.Option(
+            "--level", min=1, max=22, help="zstd level, 1-22 (default: measured).", metavar="<n>"
+        ),
     ] = None,
     locked: LockedOpt = False,
     frozen: FrozenOpt = False,
@@ -242,7 +379,7 @@ def export(
     cache_dir: CacheOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Pack each environment the manifest needs as a .tar.zst archive (for CI caches, stores)."""
+    """Pack the environments the manifest needs as .tar.zst archives (CI caches, stores)."""
     from toolcache.commands.export import export as run_export
 
     if to is not None and store is not None:
@@ -264,13 +401,15 @@ def export(
     )
 
 
-@app.command()
+@command()
 def restore(
     manifest: ManifestOpt = None,
     tool: ToolOpt = None,
     from_: Annotated[
         Path | None,
-        typer.Option("--from", help="Folder with archives (default: cache-path)."),
+        typer.Option(
+            "--from", help="Folder with archives (default: cache-path).", metavar="<folder>"
+        ),
     ] = None,
     store: StoreOpt = None,
     no_build: Annotated[
@@ -283,7 +422,7 @@ def restore(
     cache_dir: CacheOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Bring every tool's environment back: hit, restored from an archive, built, or missing."""
+    """Bring every tool's environment back: a hit, restored, built, or missing."""
     from toolcache.commands.restore import restore as run_restore
 
     if from_ is not None and store is not None:
@@ -304,9 +443,15 @@ def restore(
     )
 
 
-@app.command("list")
+@command("list")
 def list_command(
-    output_format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+    manifest: Annotated[
+        Path | None,
+        typer.Option("--manifest", "-m", help="Only the environments this manifest's tools use."),
+    ] = None,
+    output_format: Annotated[
+        ListFormat, typer.Option("--format", help="Output format.")
+    ] = ListFormat.text,
     cache_dir: CacheOpt = None,
 ) -> None:
     """The environments in the cache: size, last use, and which manifests' tools use them."""
@@ -317,11 +462,12 @@ def list_command(
             cache_root=cache_dir or paths.cache_root(),
             output_format=output_format.value,
             output=Output(),
+            manifest_path=None if manifest is None else _manifest_path(manifest),
         )
     )
 
 
-@app.command()
+@command()
 def verify(
     full: Annotated[
         bool, typer.Option("--full", help="Hash every file too (and the cached wheels).")
@@ -349,15 +495,27 @@ def verify(
     )
 
 
-@app.command()
+@command()
 def gc(
+    manifest: Annotated[
+        Path | None,
+        typer.Option("--manifest", "-m", help="Count this manifest's environments as used (kept)."),
+    ] = None,
     max_age: Annotated[
         str | None,
-        typer.Option("--max-age", help="Also remove what was not used for this long (30d)."),
+        typer.Option(
+            "--max-age",
+            help="Also remove what was not used for this long (30d).",
+            metavar="<age>",
+        ),
     ] = None,
     max_size: Annotated[
         str | None,
-        typer.Option("--max-size", help="Then remove least recently used down to this (2G)."),
+        typer.Option(
+            "--max-size",
+            help="Then remove least recently used down to this (2G).",
+            metavar="<size>",
+        ),
     ] = None,
     keep_unreferenced: Annotated[
         bool, typer.Option("--keep-unreferenced", help="Keep environments no known manifest uses.")
@@ -376,28 +534,114 @@ def gc(
             keep_unreferenced=keep_unreferenced,
             dry_run=dry_run,
             output=Output(),
+            manifest_path=None if manifest is None else _manifest_path(manifest),
         )
+    )
+
+
+@command()
+def add(
+    name: Annotated[str, typer.Argument(help="The tool's name.", metavar="NAME")],
+    requirement: Annotated[
+        str, typer.Argument(help="What to install (ruff==0.9.10).", metavar="REQUIREMENT")
+    ],
+    with_: Annotated[
+        list[str] | None,
+        typer.Option("--with", help="Install this beside it (repeatable).", metavar="<req>"),
+    ] = None,
+    run_: Annotated[
+        str | None,
+        typer.Option("--run", help="Its command (default: the package's name).", metavar="<cmd>"),
+    ] = None,
+    manifest: ManifestOpt = None,
+    offline: OfflineOpt = False,
+    cache_dir: CacheOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Add a tool to tools.yaml (comments and layout kept) and lock it."""
+    from toolcache.commands.edit import add as run_add
+    from toolcache.commands.lock import lock as run_lock
+
+    output = Output(quiet=quiet)
+
+    def lock_one(path: Path, tool: str) -> int:
+        return run_lock(
+            path,
+            [tool],
+            cache_root=cache_dir or paths.cache_root(),
+            mode=LockMode.AUTO,
+            offline=offline,
+            prerelease=Prerelease.if_necessary_or_explicit.value,
+            python_version=None,
+            platform_name=None,
+            output=output,
+        )
+
+    raise typer.Exit(
+        run_add(
+            _manifest_path(manifest),
+            name,
+            requirement,
+            with_=with_ or [],
+            run=run_,
+            lock=lock_one,
+            output=output,
+        )
+    )
+
+
+@command()
+def remove(
+    name: Annotated[str, typer.Argument(help="The tool's name.", metavar="NAME")],
+    manifest: ManifestOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Remove a tool from tools.yaml (comments and layout kept) and delete its lock."""
+    from toolcache.commands.edit import remove as run_remove
+
+    raise typer.Exit(run_remove(_manifest_path(manifest), name, output=Output(quiet=quiet)))
+
+
+@command()
+def tools(
+    manifest: ManifestOpt = None,
+    output_format: Annotated[
+        ListFormat, typer.Option("--format", help="Output format.")
+    ] = ListFormat.text,
+) -> None:
+    """The manifest's tools: requirement, locked version, with, command."""
+    from toolcache.commands.edit import tools as run_tools
+
+    raise typer.Exit(
+        run_tools(_manifest_path(manifest), output_format=output_format.value, output=Output())
     )
 
 
 store_app = typer.Typer(
     name="store",
     help="Look after a shared store: list its archives, prune old ones.",
+    short_help="Look after a shared store: list its archives, prune old ones.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"max_content_width": 100},
 )
 app.add_typer(store_app, name="store")
 RequiredStoreOpt = Annotated[
-    str, typer.Option("--store", envvar="TOOLCACHE_STORE", help=_STORE_HELP, show_default=False)
+    str,
+    typer.Option(
+        "--store", envvar="TOOLCACHE_STORE", help=_STORE_HELP, show_default=False, metavar="<url>"
+    ),
 ]
 
 
-@store_app.command("ls")
+@store_app.command("ls", cls=_Command)
 def store_ls(
     store: RequiredStoreOpt,
-    output_format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+    output_format: Annotated[
+        ListFormat, typer.Option("--format", help="Output format.")
+    ] = ListFormat.text,
 ) -> None:
     """The store's archives: name, size, when written."""
     from toolcache.commands.store import ls
@@ -405,11 +649,14 @@ def store_ls(
     raise typer.Exit(ls(store, output_format=output_format.value, output=Output()))
 
 
-@store_app.command("prune")
+@store_app.command("prune", cls=_Command)
 def store_prune(
     store: RequiredStoreOpt,
     older_than: Annotated[
-        str, typer.Option("--older-than", help="Remove archives written this long ago (30d).")
+        str,
+        typer.Option(
+            "--older-than", help="Remove archives written this long ago (30d).", metavar="<age>"
+        ),
     ] = "30d",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
 ) -> None:

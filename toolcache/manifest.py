@@ -13,6 +13,10 @@ tools:
   lint:
     from: ruff==0.8.0          # PEP 508 requirement
     with: []                   # more requirements installed beside it
+    with-groups: [typing]      # PEP 735 groups of the project's pyproject (toolcache.project)
+    with-project: true         # its [project] dependencies; or a list of extras
+    project: .                 # where that pyproject is (default: the manifest's folder)
+    env: {MYPYPATH: src}       # set when the tool runs (not PATH, VIRTUAL_ENV, PYTHONHOME)
     run: ruff check            # the command (default: the script named like `from`)
     python: ">=3.10"           # a version request or a path
     environments:              # overrides the top-level keys it names, one by one
@@ -48,6 +52,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from toolcache.errors import ManifestError, Problem, ToolcacheError
+from toolcache.project import ProjectInputs
 
 TOP_KEYS = (
     "python",
@@ -58,7 +63,21 @@ TOP_KEYS = (
     "environments",
     "tools",
 )
-TOOL_KEYS = ("from", "with", "run", "python", "environments")
+TOOL_KEYS = (
+    "from",
+    "with",
+    "with-groups",
+    "with-project",
+    "project",
+    "env",
+    "run",
+    "python",
+    "environments",
+)
+#: Variables toolcache sets itself when it starts a tool: a tool's ``env:`` cannot set them.
+OWNED_ENV = ("PATH", "VIRTUAL_ENV", "PYTHONHOME")
+#: An environment variable's name in ``env:``, matched whole.
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ENVIRONMENT_KEYS = ("python", "platforms")
 #: A tool name, matched whole (``fullmatch``): it names lock files and environments.
 TOOL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
@@ -131,10 +150,21 @@ class Tool:
     python: str | None
     line: int
     environments: Environments | None = None
+    #: What ``with-groups`` and ``with-project`` took from the project's pyproject.
+    project: ProjectInputs | None = None
+    #: ``env:``: (name, value) in the manifest's order, set when the tool runs.
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def manifest_requirements(self) -> tuple[Requirement, ...]:
+        """``from`` and ``with``: what the manifest itself names."""
+        return (self.requirement, *self.with_)
 
     @property
     def requirements(self) -> tuple[Requirement, ...]:
-        return (self.requirement, *self.with_)
+        """Everything resolved together: the manifest's and the project's requirements."""
+        extra = self.project.requirements if self.project is not None else ()
+        return (self.requirement, *self.with_, *extra)
 
 
 @dataclass(frozen=True)
@@ -443,6 +473,17 @@ class _Parser:
         return out
 
     def requirement(self, text: str, node: yaml.Node, what: str) -> Requirement | None:
+        local = self.local_path(text)
+        if local is not None:
+            if not local.exists():
+                self.problem(node, f"{what}: local path {_quote(text)} does not exist ({local})")
+            else:
+                self.problem(
+                    node,
+                    f"{what}: local requirements ({_quote(text)}) are not supported yet: "
+                    "build a wheel and serve it with find-links",
+                )
+            return None
         try:
             req = Requirement(text)
         except InvalidRequirement as exc:
@@ -453,6 +494,24 @@ class _Parser:
             self.problem(node, f"{what}: direct URL requirements are not supported: {_quote(text)}")
             return None
         return req
+
+    def local_path(self, text: str) -> Path | None:
+        """Where a local requirement points (``./plugin``, ``../x.whl``, ``name @ file://...``),
+        relative to the manifest's folder; None for anything else."""
+        from urllib.parse import unquote, urlsplit
+
+        if "@" in text and "file:" in text:
+            url = text.split("@", 1)[1].split(";", 1)[0].strip()
+            if url.startswith("file:"):
+                return Path(unquote(urlsplit(url).path))
+            return None
+        if (
+            text.startswith(("./", "../", "/", ".\\", "..\\"))
+            or text in (".", "..")
+            or (text.endswith(".whl") and " " not in text)
+        ):
+            return Path(self.path).parent / text
+        return None
 
     def python_request(self, node: yaml.Node, what: str) -> str | None:
         """A request discovery can read, checked here so that a wrong one has a line.
@@ -624,6 +683,10 @@ class _Parser:
             own = self.environments(*fields["environments"], f"{where}: environments")
             ok = ok and own is not None
             environments = own.over(default_environments) if own is not None else None
+        before = len(self.problems)
+        project = self.project(fields, where)
+        env = self.env(fields["env"][1], f"{where}: 'env'") if "env" in fields else ()
+        ok = ok and len(self.problems) == before
         if not ok or req is None:
             return None
         return Tool(
@@ -634,7 +697,121 @@ class _Parser:
             python=python,
             line=_line(key_node),
             environments=environments,
+            project=project,
+            env=env,
         )
+
+    def project(
+        self, fields: dict[str, tuple[yaml.Node, yaml.Node]], where: str
+    ) -> ProjectInputs | None:
+        """``with-groups`` and ``with-project`` read from the project's pyproject."""
+        from toolcache import project as pyproject_
+
+        groups: list[tuple[str, yaml.Node]] = []
+        if "with-groups" in fields:
+            groups = self.strings(fields["with-groups"][1], f"{where}: 'with-groups'")
+            groups = list({g.lower(): (g, n) for g, n in groups}.values())
+        extras: list[tuple[str, yaml.Node]] | None = None
+        if "with-project" in fields:
+            extras = self.with_project(fields["with-project"][1], f"{where}: 'with-project'")
+        location = None
+        if "project" in fields:
+            location = self.string(fields["project"][1], f"{where}: 'project'")
+        if not groups and extras is None:
+            if "project" in fields:
+                self.problem(
+                    fields["project"][0],
+                    f"{where}: 'project' is used only with 'with-groups' or 'with-project'",
+                )
+            return None
+        asking = fields["with-groups" if groups else "with-project"][0]
+        folder = Path(self.path).parent
+        path = pyproject_.locate(folder, location)
+        shown = str(path)
+        try:
+            recorded = Path(os.path.relpath(path, folder)).as_posix()
+        except ValueError:  # another drive on Windows
+            recorded = path.as_posix()
+        try:
+            pyproject = pyproject_.read(path)
+        except pyproject_.PyprojectError as exc:
+            if exc.line:
+                self.problems.append(Problem(shown, exc.line, exc.message))
+            else:
+                self.problem(asking, f"{where}: {exc.message}")
+            return None
+        found: dict[str, tuple[Requirement, ...]] = {}
+        deps: tuple[Requirement, ...] | None = None
+        by_extra: dict[str, tuple[Requirement, ...]] = {}
+        stage = "groups"
+        try:
+            if groups:
+                found = pyproject_.groups(pyproject, [g for g, _ in groups])
+            stage = "extras"
+            if extras is not None:
+                deps, by_extra = pyproject_.dependencies(pyproject, [e for e, _ in extras])
+        except KeyError as exc:
+            missing = str(exc.args[0])
+            if stage == "groups":
+                node = next(n for g, n in groups if g == missing)
+                known = [str(k) for k in pyproject.data.get("dependency-groups") or {}]
+                self.problem(
+                    node,
+                    f"{where}: no dependency group {_quote(missing)} in {shown}"
+                    f"{_suggest(missing, known)}",
+                )
+            else:
+                node = next(n for e, n in extras or () if e == missing)
+                table = (pyproject.data.get("project") or {}).get("optional-dependencies") or {}
+                self.problem(
+                    node,
+                    f"{where}: no extra {_quote(missing)} in {shown}"
+                    f"{_suggest(missing, [str(k) for k in table])}",
+                )
+            return None
+        except pyproject_.PyprojectError as exc:
+            if exc.line:
+                self.problems.append(Problem(shown, exc.line, exc.message))
+            else:
+                self.problem(asking, f"{where}: {exc.message}")
+            return None
+        return ProjectInputs(
+            shown=recorded,
+            groups=tuple((g, found[g]) for g, _ in groups),
+            dependencies=deps,
+            extras=tuple((e, by_extra[e]) for e, _ in extras or ()),
+            path=path,
+        )
+
+    def with_project(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node]] | None:
+        """``true`` → no extras, a list → those extras, ``false`` → None (not asked)."""
+        if _refused(node):
+            return None
+        if isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "bool":
+            return [] if str(node.value).lower() in ("true", "yes", "on") else None
+        if isinstance(node, yaml.SequenceNode):
+            return self.strings(node, what)
+        self.problem(node, f"{what} must be true or a list of the project's extras")
+        return None
+
+    def env(self, node: yaml.Node, what: str) -> tuple[tuple[str, str], ...]:
+        """``env:``, a mapping of variable names to literal strings (numbers keep their text)."""
+        out = []
+        for name, (key_node, value_node) in self.mapping(node, what, None).items():
+            if not ENV_NAME.fullmatch(name):
+                self.problem(key_node, f"{what}: {_quote(name)} is not a variable name")
+                continue
+            if name.upper() in OWNED_ENV or name.upper().startswith("TOOLCACHE_"):
+                self.problem(
+                    key_node,
+                    f"{what}: {name} is set by toolcache when it starts the tool "
+                    f"(it cannot set {', '.join(OWNED_ENV)} or TOOLCACHE_*)",
+                )
+                continue
+            value = self.string(value_node, f"{what}: {name}", allow=_NUMBERS)
+            if value is not None:
+                out.append((name, value))
+        return tuple(out)
 
     def environments(self, key_node: yaml.Node, node: yaml.Node, what: str) -> Environments | None:
         """An ``environments:`` mapping, or None (with problems reported) when it is wrong."""

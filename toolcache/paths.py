@@ -62,6 +62,11 @@ def archives_dir(root: Path) -> Path:
     return root / "archives"
 
 
+def adhoc_dir(root: Path) -> Path:
+    """Locks of ad hoc runs (``run ruff@0.9.10``): ``adhoc/<digest>/pylock.toml``."""
+    return root / "adhoc"
+
+
 MANIFEST_NAME = "tools.yaml"
 
 

@@ -61,6 +61,20 @@ def resolve_command(command: str, bin_dir: str) -> str | None:
     return None
 
 
+def scripts(bin_dir: str) -> list[str]:
+    """The commands the environment's packages installed (not its interpreter links)."""
+    try:
+        names = os.listdir(bin_dir)
+    except OSError:
+        return []
+    return sorted(
+        name.removesuffix(".exe")
+        for name in names
+        if not name.startswith(("python", "pypy", "activate", "Activate"))
+        and os.path.isfile(os.path.join(bin_dir, name))
+    )
+
+
 def in_use_path(env_dir: str) -> str:
     """The environment's in-use file: ``<env_dir>.inuse``, beside it."""
     return env_dir + IN_USE_SUFFIX
@@ -121,9 +135,11 @@ def exec_tool(env_dir: str, bin_dir: str, argv: Sequence[str], tool: str) -> int
     environ = tool_environ(env_dir, bin_dir)
     program = resolve_command(argv[0], bin_dir)
     if program is None:
+        found = scripts(bin_dir)
+        has = f"it has {', '.join(found)}" if found else "it has no scripts"
         raise _fail(
-            f"tool {tool!r}: command {argv[0]!r} is not in its environment ({bin_dir}); "
-            "only what the tool's packages install runs (give a path for another program)"
+            f"tool {tool!r}: command {argv[0]!r} is not in its environment: {has} "
+            "(the tool's `run:` names one of them, or a path for another program)"
         )
     sys.stdout.flush()
     sys.stderr.flush()

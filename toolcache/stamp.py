@@ -65,12 +65,16 @@ def load(cache_root: Path, manifest: Path, environ: Mapping[str, str]) -> dict[s
 
 
 def tool(data: Mapping[str, Any], name: str) -> dict[str, Any] | None:
-    """The tool's record if its lock file and interpreter are unchanged since it was made."""
+    """The tool's record if its lock file, the files its inputs were read from (a project's
+    pyproject) and its interpreter are unchanged since it was made."""
     entry = data.get("tools", {}).get(name)
     if not isinstance(entry, dict):
         return None
     if _sha256_file(Path(entry["lock"])) != entry.get("lock-sha256"):
         return None
+    for path, sha in entry.get("read", {}).items():
+        if _sha256_file(Path(path)) != sha:
+            return None
     executable = entry.get("executable")
     if executable is not None and _hit.identity(executable) != entry.get("executable-identity"):
         return None
@@ -78,12 +82,19 @@ def tool(data: Mapping[str, Any], name: str) -> dict[str, Any] | None:
 
 
 def tool_entry(
-    *, lock: Path, executable: str, document: Mapping[str, Any], env_id: str
+    *,
+    lock: Path,
+    executable: str,
+    document: Mapping[str, Any],
+    env_id: str,
+    read: tuple[Path, ...] = (),
 ) -> dict[str, Any]:
-    """A tool's record: ``document`` is its entry in ``plan``'s JSON document."""
+    """A tool's record: ``document`` is its entry in ``plan``'s JSON document; ``read`` the
+    files besides the manifest and the lock that its plan was made from."""
     return {
         "lock": str(lock),
         "lock-sha256": _sha256_file(lock),
+        "read": {str(path.absolute()): _sha256_file(path) for path in read},
         "executable": executable,
         "executable-identity": _hit.identity(executable),
         "env-id": env_id,
@@ -97,6 +108,8 @@ def save(
     environ: Mapping[str, str],
     tools: Mapping[str, dict[str, Any]],
     all_tools: list[str],
+    *,
+    key: str | None = None,
 ) -> None:
     """Record ``tools`` for ``manifest``, keeping other tools' records when still valid.
 
@@ -113,6 +126,7 @@ def save(
         "manifest-sha256": manifest_sha,
         "settings": _hit.settings_fingerprint(environ),
         "all-tools": all_tools,
+        "key": key,  # of this plan, for plan --explain
         "tools": {**previous.get("tools", {}), **tools},
     }
     with contextlib.suppress(OSError):  # a read-only cache only loses the shortcut

@@ -124,7 +124,14 @@ def gc(
     keep_unreferenced: bool,
     dry_run: bool,
     output: Output,
+    manifest_path: Path | None = None,
 ) -> int:
+    """With ``manifest_path``, its tools' environments are recorded as used first (so they
+    are kept even when the manifest's record was lost)."""
+    if manifest_path is not None:
+        from toolcache.commands.list_envs import manifest_env_ids
+
+        manifest_env_ids(manifest_path, cache_root, output)
     age = parse_duration(max_age) if max_age else None
     size = parse_size(max_size) if max_size else None
     envs = environments(cache_root)

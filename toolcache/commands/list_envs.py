@@ -41,8 +41,25 @@ def document(envs: list[EnvInfo]) -> dict[str, object]:
     }
 
 
-def list_envs(*, cache_root: Path, output_format: str, output: Output) -> int:
-    envs = environments(cache_root)
+def manifest_env_ids(manifest_path: Path, cache_root: Path, output: Output) -> set[str]:
+    """The environments ``manifest_path``'s tools use here, from its locks as they are and
+    with no network (``--frozen --offline``); its record is written, so they count as used."""
+    from toolcache.commands.plan import make_plan, record
+    from toolcache.lockfile.planning import LockMode
+
+    plan = make_plan(
+        manifest_path, [], cache_root=cache_root, mode=LockMode.FROZEN, offline=True, output=output
+    )
+    record(plan, manifest_path, cache_root)
+    return {tool.env_id for tool in plan.tools}
+
+
+def list_envs(
+    *, cache_root: Path, output_format: str, output: Output, manifest_path: Path | None = None
+) -> int:
+    """Every environment of the cache, or with ``manifest_path`` those its tools use."""
+    wanted = None if manifest_path is None else manifest_env_ids(manifest_path, cache_root, output)
+    envs = [e for e in environments(cache_root) if wanted is None or e.env_id in wanted]
     if output_format == "json":
         output.result(json.dumps(document(envs), indent=2))
         return 0

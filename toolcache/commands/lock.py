@@ -20,6 +20,7 @@ def lock(
     python_version: str | None,
     platform_name: str | None,
     output: Output,
+    python: str | None = None,
 ) -> int:
     result = make_plan(
         manifest_path,
@@ -31,6 +32,7 @@ def lock(
         python_version=python_version,
         platform_name=platform_name,
         output=output,
+        python=python,
     )
     rows = [
         [

@@ -13,9 +13,25 @@ from pathlib import Path
 from typing import Any
 
 from toolcache import keys, paths, plan_output, stamp
+from toolcache.errors import ToolcacheError
 from toolcache.lockfile.planning import LockedTool, LockMode, Planner
 from toolcache.manifest import load
 from toolcache.output import Output
+
+
+def interpreter_fields(t: LockedTool) -> dict[str, Any]:
+    """The fields the interpreter hash is made of (its tags summarised: the count, the best
+    and a digest), or the markers of a described target."""
+    interpreter = t.choice.interpreter
+    if interpreter is None:
+        return dict(t.choice.target.markers)
+    from toolcache.interpreter import hash_payload
+
+    fields = hash_payload(interpreter.probe_data, list(interpreter.tags))
+    tags = fields.pop("tags")
+    fields["tags"] = {"count": len(tags), "best": tags[0] if tags else None,
+                      "sha256": keys.digest(tags)}  # fmt: skip
+    return fields
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,10 @@ class Plan:
             "lock": str(t.lock.path),
             "lock-status": t.status,
             "packages": [{"name": p.name, "version": p.version} for p in t.selection.packages],
+            # What plan --explain compares: the interpreter's hashed fields, the lock's inputs.
+            "interpreter-fields": interpreter_fields(t),
+            "inputs": dict(t.lock.inputs),
+            **({"env": dict(t.tool.env)} if t.tool.env else {}),
         }
 
     def document(self) -> dict[str, Any]:
@@ -63,6 +83,7 @@ def make_plan(
     platform_name: str | None = None,
     key_suffix: str = "",
     output: Output | None = None,
+    python: str | None = None,
 ) -> Plan:
     manifest = load(manifest_path)
     planner = Planner(
@@ -74,6 +95,7 @@ def make_plan(
         python_version=python_version,
         platform=platform_name,
         progress=output.progress if output else None,
+        python_request=python,
     )
     locked = [planner.lock_tool(tool) for tool in manifest.select(tools)]
     if (python_version is not None or platform_name is not None) and locked:
@@ -103,13 +125,15 @@ def record(plan: Plan, manifest_path: Path, cache_root: Path) -> None:
     for t in plan.tools:
         doc = plan.tool_document(t)
         doc["lock-status"] = "fresh"
+        project = t.tool.project
         entries[t.tool.name] = stamp.tool_entry(
             lock=t.lock.path,
             executable=str(t.choice.executable),
             document=doc,
             env_id=t.env_id,
+            read=(project.path,) if project is not None and project.path is not None else (),
         )
-    stamp.save(cache_root, manifest_path, os.environ, entries, plan.all_tools)
+    stamp.save(cache_root, manifest_path, os.environ, entries, plan.all_tools, key=plan.key)
 
 
 def plan(
@@ -125,7 +149,24 @@ def plan(
     platform_name: str | None,
     key_suffix: str,
     output: Output,
+    python: str | None = None,
+    explain: bool = False,
+    against: Path | None = None,
 ) -> int:
+    from toolcache.commands import explain as explaining
+
+    before = None
+    if explain or against is not None:
+        before = (
+            explaining.read_plan(against)
+            if against is not None
+            else explaining.recorded(cache_root, manifest_path)
+        )
+        if before is None:
+            raise ToolcacheError(
+                f"no earlier plan of {manifest_path} is recorded in {cache_root}: "
+                "give one with --against PLAN.json (a plan --format json output)"
+            )
     result = make_plan(
         manifest_path,
         tools,
@@ -137,8 +178,15 @@ def plan(
         platform_name=platform_name,
         key_suffix=key_suffix,
         output=output,
+        python=python,
     )
-    if prerelease == "if-necessary-or-explicit":
+    # The record is what a plain `plan` (and `run`) would find: not one for another --python.
+    if prerelease == "if-necessary-or-explicit" and python is None:
         record(result, manifest_path, cache_root)
+    if before is not None:
+        name = manifest_path.name
+        lines = {t.tool.name: f"{name}:{t.tool.line}" for t in result.tools}
+        output.result(explaining.explain(before, result.document(), lines))
+        return 0
     output.result(plan_output.emit(result.document(), output_format, os.environ))
     return 0

@@ -16,6 +16,7 @@ from toolcache.runner import exec_tool
 
 if TYPE_CHECKING:
     from toolcache.envs.store import Environment
+    from toolcache.manifest import Tool
 
 
 def run(
@@ -27,11 +28,18 @@ def run(
     mode: LockMode,
     offline: bool,
     output: Output,
+    python: str | None = None,
 ) -> int:
     from toolcache.envs.store import ensure
 
     plan = make_plan(
-        manifest_path, [tool_name], cache_root=cache_root, mode=mode, offline=offline, output=output
+        manifest_path,
+        [tool_name],
+        cache_root=cache_root,
+        mode=mode,
+        offline=offline,
+        output=output,
+        python=python,
     )
     (locked,) = plan.tools
     interpreter = locked.choice.interpreter
@@ -46,9 +54,11 @@ def run(
         progress=output.progress,
         downloads=output.download,
     )
-    record(plan, manifest_path, cache_root)
-    remember_hit(locked, env, manifest_path, cache_root)
+    if python is None:  # a --python run is not what the next plain run may take
+        record(plan, manifest_path, cache_root)
+        remember_hit(locked, env, manifest_path, cache_root)
     output.close()  # the terminal is the tool's from here
+    os.environ.update(dict(locked.tool.env))  # the tool's `env:` (exec_tool passes os.environ)
     return exec_tool(str(env.path), str(env.bin_dir), [*locked.tool.run, *args], tool_name)
 
 
@@ -78,5 +88,16 @@ def remember_hit(
             bin_dir=str(env.bin_dir),
             argv=list(locked.tool.run),
             environ=os.environ,
+            tool_env=locked.tool.env,
+            also_checked=[str(p.absolute()) for p in watched(locked.tool)],
         ),
     )
+
+
+def watched(tool: Tool) -> list[Path]:
+    """Files besides the manifest and the lock that decide a tool's environment: its
+    project's pyproject (``with-groups``, ``with-project``)."""
+    out = []
+    if tool.project is not None and tool.project.path is not None:
+        out.append(tool.project.path)
+    return out

@@ -34,6 +34,7 @@ from toolcache.manifest import format_timestamp
 
 if TYPE_CHECKING:
     from toolcache.index.models import DistFile
+    from toolcache.project import ProjectInputs
     from toolcache.resolver.universal import TargetResolution
 
 if sys.version_info >= (3, 11):
@@ -121,14 +122,20 @@ def lock_inputs(
     settings: Mapping[str, Any],
     targets: Sequence[LockTarget],
     prerelease: str,
+    project: ProjectInputs | None = None,
 ) -> dict[str, Any]:
-    """Everything a tool's resolution depends on, in canonical form."""
-    return {
+    """Everything a tool's resolution depends on, in canonical form. ``requirements`` are the
+    manifest's own; what a tool takes from its project is under ``project`` (absent when it
+    takes nothing, so locks of tools without one keep their hash)."""
+    out = {
         "requirements": sorted({canonical_requirement(r) for r in requirements}),
         **settings,
         "prerelease": prerelease,
         "targets": names(targets),
     }
+    if project is not None:
+        out["project"] = project.recorded(canonical_requirement)
+    return out
 
 
 @dataclass
@@ -343,4 +350,12 @@ def staleness(lock: ToolLock | None, inputs: Mapping[str, Any]) -> str | None:
     ]
     if not changed:
         return "the lock's recorded inputs do not match its hash"
-    return "changed since it was locked: " + ", ".join(changed)
+    said = []
+    if "project" in changed:
+        from toolcache.project import changes
+
+        said = changes(lock.inputs.get("project"), inputs.get("project"))
+        changed.remove("project")
+    if changed:
+        said.append("changed since it was locked: " + ", ".join(changed))
+    return "; ".join(said) or "the project it reads changed"

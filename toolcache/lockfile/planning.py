@@ -88,6 +88,9 @@ class Planner:
     python_version: str | None = None
     platform: str | None = None
     progress: Callable[[str], None] | None = None
+    #: ``--python``: the interpreter every tool runs on instead of its ``python`` request (the
+    #: lock's targets stay the manifest's; an interpreter they do not cover is added to them).
+    python_request: str | None = None
     _choices: dict[str | None, TargetChoice] = field(default_factory=dict)
     _settings: IndexSettings | None = None
 
@@ -165,7 +168,7 @@ class Planner:
         shown = _shown(path)
         previous = lock.read(path)
         existing = previous if self.mode is not LockMode.UPGRADE else None
-        choice = self.choose(tool.python)
+        choice = self.choose(self.python_request or tool.python)
         if self.mode is LockMode.FROZEN:
             if existing is None:
                 raise LockError(f"{shown}: no lock for tool {tool.name!r}, and --frozen was given")
@@ -177,7 +180,9 @@ class Planner:
             return LockedTool(tool, choice, existing, self._select(existing, choice), "frozen")
         declared = lock_targets.for_tool(tool.python, tool.environments)
         view = lock.settings_view(self.settings, self.manifest.path.parent)
-        inputs = lock.lock_inputs(tool.requirements, view, declared, self.prerelease)
+        inputs = lock.lock_inputs(
+            tool.manifest_requirements, view, declared, self.prerelease, tool.project
+        )
         reason = lock.staleness(existing, inputs)
         added: list[lock_targets.LockTarget] = []
         if previous is not None:
@@ -193,6 +198,8 @@ class Planner:
             raise LockError(
                 f"{shown} is out of date for tool {tool.name!r} ({reason}), and --locked was given"
             )
+        elif reason is not None and existing is not None:
+            self._say(f"lock for {tool.name!r} is stale: {reason}")
         explicit = tool.environments is not None
 
         def relock() -> lock.ToolLock:
