@@ -160,7 +160,7 @@ def test_find_line_reads_quoted_and_normalised_keys() -> None:
     assert find_line(text, "tool.x") == 0
 
 
-def test_local_paths_are_checked_then_refused(tmp_path: Path) -> None:
+def test_local_paths_are_checked_at_their_line(tmp_path: Path) -> None:
     (tmp_path / "plugins" / "mine").mkdir(parents=True)
     found = problems(
         tmp_path,
@@ -173,5 +173,5 @@ def test_local_paths_are_checked_then_refused(tmp_path: Path) -> None:
         "<p>/tools.yaml:7",
     ]
     assert "local path './plugins/missing' does not exist" in found[0]
-    assert "local requirements ('./plugins/mine') are not supported yet" in found[1]
+    assert "'./plugins/mine' is a folder without pyproject.toml or setup.py" in found[1]
     assert "does not exist (/nowhere/at/all)" in found[2]

@@ -477,13 +477,8 @@ class _Parser:
         if local is not None:
             if not local.exists():
                 self.problem(node, f"{what}: local path {_quote(text)} does not exist ({local})")
-            else:
-                self.problem(
-                    node,
-                    f"{what}: local requirements ({_quote(text)}) are not supported yet: "
-                    "build a wheel and serve it with find-links",
-                )
-            return None
+                return None
+            return self.local_requirement(text, local.resolve(), node, what)
         try:
             req = Requirement(text)
         except InvalidRequirement as exc:
@@ -495,6 +490,60 @@ class _Parser:
             return None
         return req
 
+    def local_requirement(
+        self, text: str, local: Path, node: yaml.Node, what: str
+    ) -> Requirement | None:
+        """A project folder or a wheel file as ``name[extras] @ file:///abs; marker``: the name
+        is the one written before ``@``, else the wheel's or the pyproject's ``[project] name``
+        (see ``toolcache.local``)."""
+        from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+        from toolcache.local import project_name
+
+        given, extras, marker = None, "", ""
+        if "@" in text:
+            try:
+                written = Requirement(text)
+            except InvalidRequirement as exc:
+                detail = _one_line(str(exc).splitlines()[0])
+                self.problem(node, f"{what}: invalid requirement {_quote(text)}: {detail}")
+                return None
+            given = written.name
+            extras = f"[{','.join(sorted(written.extras))}]" if written.extras else ""
+            marker = f"; {written.marker}" if written.marker is not None else ""
+        if local.is_dir():
+            if not (local / "pyproject.toml").is_file() and not (local / "setup.py").is_file():
+                self.problem(
+                    node, f"{what}: {_quote(text)} is a folder without pyproject.toml or setup.py"
+                )
+                return None
+            name = given or project_name(local)
+            if name is None:
+                self.problem(
+                    node,
+                    f"{what}: cannot tell the project name of {_quote(text)}: give it a "
+                    "[project] name in pyproject.toml or write it as 'name @ file:PATH'",
+                )
+                return None
+        elif local.name.endswith(".whl"):
+            try:
+                name = parse_wheel_filename(local.name)[0]
+            except InvalidWheelFilename:
+                self.problem(node, f"{what}: {_quote(local.name)} is not a valid wheel file name")
+                return None
+            if given is not None and canonicalize_name(given) != name:
+                self.problem(node, f"{what}: {_quote(local.name)} is not a wheel of {given}")
+                return None
+        else:
+            self.problem(node, f"{what}: {_quote(text)} is neither a project folder nor a wheel")
+            return None
+        try:
+            return Requirement(f"{name}{extras} @ {local.as_uri()}{marker}")
+        except InvalidRequirement as exc:
+            detail = _one_line(str(exc).splitlines()[0])
+            self.problem(node, f"{what}: invalid requirement {_quote(text)}: {detail}")
+            return None
+
     def local_path(self, text: str) -> Path | None:
         """Where a local requirement points (``./plugin``, ``../x.whl``, ``name @ file://...``),
         relative to the manifest's folder; None for anything else."""
@@ -503,7 +552,7 @@ class _Parser:
         if "@" in text and "file:" in text:
             url = text.split("@", 1)[1].split(";", 1)[0].strip()
             if url.startswith("file:"):
-                return Path(unquote(urlsplit(url).path))
+                return Path(self.path).parent / unquote(urlsplit(url).path)
             return None
         if (
             text.startswith(("./", "../", "/", ".\\", "..\\"))

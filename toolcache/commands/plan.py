@@ -119,19 +119,20 @@ def make_plan(
 
 def record(plan: Plan, manifest_path: Path, cache_root: Path) -> None:
     """Remember this plan so the next ``plan`` can skip the work (see ``stamp``)."""
+    from toolcache.commands.run import watched
+
     if any(t.choice.executable is None for t in plan.tools):
         return  # a described target (--python-version/--platform) is not this machine's
     entries = {}
     for t in plan.tools:
         doc = plan.tool_document(t)
         doc["lock-status"] = "fresh"
-        project = t.tool.project
         entries[t.tool.name] = stamp.tool_entry(
             lock=t.lock.path,
             executable=str(t.choice.executable),
             document=doc,
             env_id=t.env_id,
-            read=(project.path,) if project is not None and project.path is not None else (),
+            read=tuple(watched(t.tool)),  # its pyproject, its local requirements' files
         )
     stamp.save(cache_root, manifest_path, os.environ, entries, plan.all_tools, key=plan.key)
 

@@ -96,8 +96,14 @@ def remember_hit(
 
 def watched(tool: Tool) -> list[Path]:
     """Files besides the manifest and the lock that decide a tool's environment: its
-    project's pyproject (``with-groups``, ``with-project``)."""
+    project's pyproject (``with-groups``, ``with-project``), its local requirements' files."""
+    from toolcache.local import local_path, watched_paths
+
     out = []
     if tool.project is not None and tool.project.path is not None:
         out.append(tool.project.path)
+    for req in tool.manifest_requirements:
+        path = local_path(req)
+        if path is not None:
+            out.extend(watched_paths(path))
     return out

@@ -10,7 +10,8 @@
    by ``IndexClient.download``) and wheels are unpacked once into the cache
    (``toolcache.envs.unpacked``); a wheel already unpacked needs neither (nor, when all are,
    the HTTP client).
-4. Turn sdists into wheels once per interpreter (PEP 517 through ``build``, in an isolated
+4. Turn sdists, and local project folders (keyed by the content hash of their sources),
+   into wheels once per interpreter (PEP 517 through ``build``, in an isolated
    environment of the target interpreter), cached under ``files-v1/built``.
 5. Install every wheel by hard-linking its unpacked files (see ``toolcache.envs.install``).
 6. Write the receipt last, then rename the directory into place.
@@ -202,6 +203,7 @@ def _build_into(
     say(f"creating the environment of {lock.tool} ({count} packages) with {interpreter.describe()}")
     found = {package: _present_tree(cache_root, package) for package in lock.packages}
     files = {package: tree for package, tree in found.items() if tree is not None}
+    files.update((p, _local_file(lock, p)) for p in lock.packages if p.kind == "directory")
     needed = [package for package in lock.packages if package not in files]
     if not needed:  # every wheel is unpacked already: no HTTP client (nor its imports)
         layout = venv.create(interpreter, tmp, lock.tool)
@@ -229,6 +231,17 @@ def _build_into(
         if package.kind == "sdist":
             say(f"building a wheel of {package.name} {package.version} from its sdist")
             wheel = wheel_from_sdist(
+                file,
+                package.sha256,
+                interpreter=interpreter,
+                cache_root=cache_root,
+                settings=_build_settings(lock, index_urls),
+                offline=offline,
+                tool=lock.tool,
+            )
+            file = unpacked.ensure(wheel, disk.sha256_file(wheel), cache_root).root
+        elif package.kind == "directory":
+            wheel = wheel_from_directory(
                 file,
                 package.sha256,
                 interpreter=interpreter,
@@ -349,6 +362,10 @@ def missing_offline(lock: Selection, interpreter: Interpreter, cache_root: Path)
     """The lock's files an offline build would need but cannot find."""
     missing: list[str] = []
     for package in lock.packages:
+        if package.kind == "directory":
+            if not _local_file(lock, package).is_dir():
+                missing.append(f"{package.filename} (the folder {_local_file(lock, package)})")
+            continue
         if package.path is not None and package.url is None:
             if not _local_file(lock, package).is_file():
                 missing.append(f"{package.filename} (at {_local_file(lock, package)})")
@@ -457,6 +474,45 @@ def wheel_from_sdist(
     return found
 
 
+def wheel_from_directory(
+    folder: Path,
+    content_hash: str,
+    *,
+    interpreter: Interpreter,
+    cache_root: Path,
+    settings: IndexSettings,
+    offline: bool,
+    tool: str,
+) -> Path:
+    """The wheel built from a local project folder (``toolcache.local``) for ``interpreter``,
+    cached like an sdist's under the content hash of its sources, which must still be the one
+    the lock recorded: sources edited since are never installed under the old hash."""
+    cached = _built_wheel(cache_root, content_hash, interpreter)
+    if cached is not None:
+        return cached
+    from toolcache.local import content_hash as hash_of
+
+    try:
+        now = hash_of(folder)
+    except OSError as exc:
+        raise BuildError(tool, f"reading {folder}", str(exc)) from None
+    if now != content_hash:
+        raise BuildError(
+            tool,
+            f"building {folder}",
+            "its sources changed since the lock was written; run `toolcache lock`",
+        )
+    return wheel_from_sdist(
+        folder,
+        content_hash,
+        interpreter=interpreter,
+        cache_root=cache_root,
+        settings=settings,
+        offline=offline,
+        tool=tool,
+    )
+
+
 def _pep517_wheel(
     sdist: Path,
     *,
@@ -493,7 +549,12 @@ def _pep517_wheel(
     step = f"building a wheel of {sdist.name}"
     with tempfile.TemporaryDirectory(prefix="toolcache-wheel-") as scratch:
         source = Path(scratch) / "src"
-        sdist_mod.extract(sdist, source)
+        if sdist.is_dir():  # a local project folder: a copy of its sources
+            from toolcache.local import copy_sources
+
+            copy_sources(sdist, source)
+        else:
+            sdist_mod.extract(sdist, source)
         project = sdist_mod.project_dir(source)
         env_dir = Path(scratch) / "env"
         venv.create(interpreter, env_dir, tool)

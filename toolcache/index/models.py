@@ -40,7 +40,8 @@ class DistFile:
 
     ``url`` never carries credentials (the client adds them by origin). ``yanked`` is None when
     the file is not yanked, else the reason ("" when none was given). ``tag_rank`` is the
-    target's preference for a wheel (0 best) and None for an sdist.
+    target's preference for a wheel (0 best) and None for an sdist. A local project folder
+    (``resolver.local``) is ``kind="directory"``, its ``sha256`` the content hash of its sources.
     """
 
     project: NormalizedName
@@ -48,7 +49,7 @@ class DistFile:
     filename: str
     url: str
     index: str
-    kind: Literal["wheel", "sdist"]
+    kind: Literal["wheel", "sdist", "directory"]
     sha256: str | None
     size: int | None
     upload_time: datetime | None

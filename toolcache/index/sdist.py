@@ -155,6 +155,17 @@ class SdistBuilder:
             atomic.write_bytes(cached, data)
             return data
 
+    def directory_metadata(self, folder: Path, content_hash: str) -> bytes:
+        """METADATA of a local project folder whose sources hash to ``content_hash``
+        (``toolcache.local``), built from a copy of its sources and kept under that hash."""
+        cached = self.cached_path(content_hash)
+        with self._lock(content_hash):
+            with contextlib.suppress(OSError):
+                return cached.read_bytes()
+            data = self._build(folder)
+            atomic.write_bytes(cached, data)
+            return data
+
     # -- building ------------------------------------------------------------------------
 
     def _build(self, sdist: Path) -> bytes:
@@ -184,8 +195,14 @@ class SdistBuilder:
         name = sdist.name
         with tempfile.TemporaryDirectory(prefix="toolcache-sdist-") as tmp:
             src = Path(tmp) / "src"
-            extract(sdist, src)
-            project = project_dir(src)
+            if sdist.is_dir():  # a local project folder: its sources, never its build output
+                from toolcache.local import copy_sources
+
+                copy_sources(sdist, src)
+                project = src
+            else:
+                extract(sdist, src)
+                project = project_dir(src)
             try:
                 with build.env.DefaultIsolatedEnv(installer=self.installer) as env:
                     builder = build.ProjectBuilder.from_isolated_env(env, project, runner=runner)

@@ -50,7 +50,7 @@ CREATED_BY = "toolcache"
 class LockedPackage:
     name: str
     version: str
-    kind: str  # "wheel" or "sdist"
+    kind: str  # "wheel", "sdist" or "directory" (a local project folder)
     filename: str
     url: str | None
     path: str | None
@@ -123,11 +123,17 @@ def lock_inputs(
     targets: Sequence[LockTarget],
     prerelease: str,
     project: ProjectInputs | None = None,
+    *,
+    base: Path | None = None,
 ) -> dict[str, Any]:
     """Everything a tool's resolution depends on, in canonical form. ``requirements`` are the
     manifest's own; what a tool takes from its project is under ``project`` (absent when it
-    takes nothing, so locks of tools without one keep their hash)."""
-    out = {
+    takes nothing, so locks of tools without one keep their hash). Local requirements are
+    under ``local``: name, path (relative to ``base``, the manifest's folder) and fingerprint
+    (``toolcache.local``), so an edited plugin or a replaced wheel makes the lock stale."""
+    from toolcache.local import local_path
+
+    out: dict[str, Any] = {
         "requirements": sorted({canonical_requirement(r) for r in requirements}),
         **settings,
         "prerelease": prerelease,
@@ -135,7 +141,30 @@ def lock_inputs(
     }
     if project is not None:
         out["project"] = project.recorded(canonical_requirement)
+    local = []
+    for req in requirements:
+        path = local_path(req)
+        if path is not None:
+            kind = "directory" if path.is_dir() else "wheel"
+            local.append(
+                {
+                    "name": canonicalize_name(req.name),
+                    "path": _relative(path, base or Path.cwd()),
+                    "content-hash" if kind == "directory" else "sha256": _fingerprint(path),
+                }
+            )
+    if local:
+        out["local"] = sorted(local, key=lambda e: (e["name"], e["path"]))
     return out
+
+
+def _fingerprint(path: Path) -> str:
+    from toolcache.local import fingerprint
+
+    try:
+        return fingerprint(path)
+    except OSError as exc:
+        raise LockError(f"cannot read local requirement {path}: {exc}") from None
 
 
 @dataclass
@@ -197,6 +226,8 @@ def render(
     """The lock's TOML text. Deterministic: no times but the files' own upload times."""
     import tomli_w
 
+    from toolcache.index import urls
+
     if not results:
         raise LockError(f"tool {tool!r} could be resolved for none of its targets")
     _check_markers_separate(results)
@@ -224,6 +255,11 @@ def render(
         wheels, sdist, indexes = [], None, set()
         for filename in sorted(entry.files):
             f = entry.files[filename]
+            if f.kind == "directory":  # a local project folder: built when installed
+                path = urls.file_url_to_path(f.url)
+                table["directory"] = {"path": _relative(path, lock_dir), "editable": False}
+                table["tool"] = {"toolcache": {"content-hash": f.sha256}}
+                continue
             file_table, index = _file_entry(f, lock_dir)
             if index is not None:
                 indexes.add(index)
@@ -356,6 +392,24 @@ def staleness(lock: ToolLock | None, inputs: Mapping[str, Any]) -> str | None:
 
         said = changes(lock.inputs.get("project"), inputs.get("project"))
         changed.remove("project")
+    if "local" in changed:
+        said += _local_changes(lock.inputs.get("local") or [], inputs.get("local") or [])
+        changed.remove("local")
     if changed:
         said.append("changed since it was locked: " + ", ".join(changed))
     return "; ".join(said) or "the project it reads changed"
+
+
+def _local_changes(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What changed among the local requirements, naming each path."""
+    before = {str(e.get("path")): e for e in old}
+    said = []
+    for entry in new:
+        path = str(entry.get("path"))
+        if path not in before:
+            said.append(f"local requirement {path} was added")
+        elif before.pop(path) != entry:
+            what = "sources" if "content-hash" in entry else "file"
+            said.append(f"the {what} of local requirement {path} changed")
+    said += [f"local requirement {path} was removed" for path in before]
+    return said

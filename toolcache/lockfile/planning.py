@@ -181,7 +181,12 @@ class Planner:
         declared = lock_targets.for_tool(tool.python, tool.environments)
         view = lock.settings_view(self.settings, self.manifest.path.parent)
         inputs = lock.lock_inputs(
-            tool.manifest_requirements, view, declared, self.prerelease, tool.project
+            tool.manifest_requirements,
+            view,
+            declared,
+            self.prerelease,
+            tool.project,
+            base=self.manifest.path.parent,
         )
         reason = lock.staleness(existing, inputs)
         added: list[lock_targets.LockTarget] = []
@@ -241,6 +246,8 @@ class Planner:
         """Resolve for every target and render the lock. Targets the manifest names, and those
         added for a runner, must resolve; a default target that cannot is left out, saying so."""
         from toolcache.index.finder import IndexFinder
+        from toolcache.index.sdist import SdistBuilder
+        from toolcache.resolver.local import LocalFinder, local_candidates
         from toolcache.resolver.universal import resolve_targets
 
         everything = sorted({*declared, *added})
@@ -268,7 +275,10 @@ class Planner:
             offline=self.offline,
             refresh=self.mode is LockMode.UPGRADE,
             targets=[t.target for t in everything],
-        ) as finder:
+        ) as index_finder:
+            builder = SdistBuilder(self.settings, self.cache_root, offline=self.offline)
+            local = local_candidates(tool.requirements, builder)
+            finder = LocalFinder(index_finder, local) if local else index_finder
             results, dropped = resolve_targets(
                 list(tool.requirements),
                 everything,

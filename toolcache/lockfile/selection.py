@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
 from toolcache import keys
@@ -20,6 +20,7 @@ from toolcache.target import Target
 
 if TYPE_CHECKING:
     from packaging.markers import Environment
+    from packaging.pylock import Package, PackageDirectory
 
 
 class NotCovered(LockError):
@@ -55,6 +56,7 @@ def select(
 ) -> Selection:
     """Select from ``lock`` for ``target`` (whose hash is ``interpreter``), or ``NotCovered``."""
     from packaging.pylock import (
+        PackageDirectory,
         PackageSdist,
         PackageWheel,
         Pylock,
@@ -71,8 +73,11 @@ def select(
         for package, source in pylock.select(
             environment=cast("Environment", dict(target.markers)), tags=target.tags
         ):
+            if isinstance(source, PackageDirectory):
+                rows.append(_directory(lock, package, source))
+                continue
             if not isinstance(source, (PackageWheel, PackageSdist)):
-                raise LockError(f"{lock.path}: {package.name} is not a wheel or an sdist")
+                raise LockError(f"{lock.path}: {package.name} is not a wheel, an sdist or a folder")
             sha256 = source.hashes.get("sha256")
             if not sha256 or package.version is None:
                 raise LockError(f"{lock.path}: {package.name} has no version or sha256")
@@ -94,3 +99,22 @@ def select(
     rows.sort(key=lambda p: p.name)
     resolution = keys.resolution_hash((p.name, p.version, p.sha256) for p in rows)
     return Selection(lock.path, lock.tool, interpreter, resolution, tuple(rows), lock.inputs)
+
+
+def _directory(lock: ToolLock, package: Package, source: PackageDirectory) -> LockedPackage:
+    """A local project folder (``toolcache.local``): its "sha256" is the content hash of its
+    sources, so the resolution hash, and the environment, change when they do."""
+    meta = (package.tool or {}).get("toolcache")
+    content = meta.get("content-hash") if isinstance(meta, Mapping) else None
+    if not isinstance(content, str) or not content or package.version is None:
+        raise LockError(f"{lock.path}: folder {package.name} has no version or content-hash")
+    return LockedPackage(
+        name=str(package.name),
+        version=str(package.version),
+        kind="directory",
+        filename=PurePosixPath(source.path).name,
+        url=None,
+        path=source.path,
+        sha256=content,
+        size=None,
+    )

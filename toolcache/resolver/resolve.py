@@ -13,6 +13,7 @@ from resolvelib import ResolutionImpossible, ResolutionTooDeep, Resolver
 
 from toolcache.errors import ResolutionError
 from toolcache.index.models import DistFile, Finder
+from toolcache.local import local_path
 from toolcache.resolver.candidates import (
     Candidate,
     ResolverRequirement,
@@ -56,7 +57,7 @@ def _roots(requirements: Sequence[Requirement], target: Target) -> list[Resolver
     """
     roots: dict[tuple[str, str], ResolverRequirement] = {}
     for requirement in sorted(requirements, key=str):
-        if requirement.url:
+        if requirement.url and local_path(requirement) is None:
             raise ResolutionError(
                 f"direct URL requirements are not supported: {describe_requirement(requirement)}"
             )

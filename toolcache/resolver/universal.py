@@ -17,22 +17,38 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
+from packaging.version import Version
 
 from toolcache.errors import ResolutionError
 from toolcache.resolver.resolve import Resolution, resolve
 from toolcache.target import Target
 
 if TYPE_CHECKING:
-    from toolcache.index.finder import IndexFinder
     from toolcache.index.models import DistFile, DistMetadata
     from toolcache.lockfile.targets import LockTarget
     from toolcache.resolver.provider import PrereleasePolicy
+
+
+class UniversalFinder(Protocol):
+    """What resolving for several targets asks of a finder: an ``IndexFinder``, or a
+    ``resolver.local.LocalFinder`` over one."""
+
+    def for_target(self, target: Target) -> UniversalFinder: ...
+
+    def find(self, name: NormalizedName) -> Sequence[DistFile]: ...
+
+    def metadata(self, file: DistFile) -> DistMetadata: ...
+
+    def prefetch(self, names: Iterable[NormalizedName]) -> None: ...
+
+    def usable_files(self, name: NormalizedName, version: Version) -> list[DistFile]: ...
+
 
 #: What ``find`` offered for a project, as far as the resolver can tell targets apart.
 Offer = tuple[tuple[str, str | None, str], ...]
@@ -63,7 +79,7 @@ class _Recording(Target):
 class _Watching:
     """A ``Finder`` that remembers which projects were looked up."""
 
-    def __init__(self, inner: IndexFinder) -> None:
+    def __init__(self, inner: UniversalFinder) -> None:
         self.inner = inner
         self.names: set[NormalizedName] = set()
 
@@ -105,7 +121,7 @@ class _Answer:
             and late.marker_matches(marker, extra) != answer
         )
 
-    def holds_on(self, other: Target, finder: IndexFinder) -> bool:
+    def holds_on(self, other: Target, finder: UniversalFinder) -> bool:
         """Whether resolving for ``other`` would give the same releases (see module doc)."""
         for marker, extra, answer in list(self.target.seen_markers.values()):
             if other.marker_matches(marker, extra) != answer:
@@ -127,18 +143,18 @@ class TargetResolution:
 
 
 def _files_for(
-    resolution: Resolution, finder: IndexFinder
+    resolution: Resolution, finder: UniversalFinder
 ) -> dict[NormalizedName, tuple[DistFile, ...]]:
     out: dict[NormalizedName, tuple[DistFile, ...]] = {}
     for package in resolution.packages:
         usable = finder.usable_files(package.name, package.version)
         wheels = sorted((f for f in usable if f.kind == "wheel"), key=lambda f: f.filename)
-        sdists = sorted((f for f in usable if f.kind == "sdist"), key=lambda f: f.filename)
-        out[package.name] = tuple(wheels) if wheels else tuple(sdists[:1])
+        sdists = sorted((f for f in usable if f.kind != "wheel"), key=lambda f: f.filename)
+        out[package.name] = tuple(wheels) if wheels else tuple(sdists[:1])  # or its folder
     return out
 
 
-def _transfer(resolution: Resolution, finder: IndexFinder) -> Resolution:
+def _transfer(resolution: Resolution, finder: UniversalFinder) -> Resolution:
     """``resolution``'s releases with ``finder``'s target's best file of each."""
     packages = []
     for package in resolution.packages:
@@ -150,7 +166,7 @@ def _transfer(resolution: Resolution, finder: IndexFinder) -> Resolution:
 def resolve_targets(
     requirements: Sequence[Requirement],
     targets: Sequence[LockTarget],
-    finder: IndexFinder,
+    finder: UniversalFinder,
     *,
     prereleases: PrereleasePolicy,
     required: Callable[[LockTarget], bool] = lambda _: True,

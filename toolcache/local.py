@@ -1,0 +1,111 @@
+"""Local requirements: a project folder or a wheel file named in ``from:`` or ``with:``.
+
+The manifest turns ``./plugins/mine``, ``../shared/config-1.0-py3-none-any.whl`` and
+``mine @ file:///abs/path`` into a ``Requirement`` whose URL is the path's ``file:`` URL (see
+``toolcache.manifest``); everything after that knows a local requirement by that URL.
+
+What a local requirement is, for the lock, is its **fingerprint**: the sha256 of a wheel file,
+or the content hash of a folder, over its source files (every file but those of
+``IGNORED_DIRS``, ``IGNORED_SUFFIXES`` and ``*.egg-info``; sorted POSIX relative paths, each
+with its bytes, length-delimited, versioned). Editing, adding or removing a source file changes
+it; mtimes, permissions and the folder's own path do not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from packaging.requirements import Requirement
+
+#: Folders never part of a project's sources: VCS data, caches, build output, environments.
+IGNORED_DIRS = frozenset(
+    {".git", ".hg", ".svn", ".bzr", "__pycache__", "build", "dist", ".venv", ".tox", ".nox"}
+)
+IGNORED_SUFFIXES = (".egg-info", ".pyc")
+_FORMAT = b"toolcache-local-sources/1\0"
+
+
+def local_path(requirement: Requirement) -> Path | None:
+    """The path of a local requirement (its ``file:`` URL), None for any other."""
+    url = requirement.url
+    if not url or not url.startswith("file:"):
+        return None
+    path = unquote(urlsplit(url).path)
+    if sys.platform == "win32" and path.startswith("/") and path[2:3] == ":":
+        path = path[1:]  # file:///C:/x
+    return Path(path)
+
+
+def source_files(folder: Path) -> Iterator[tuple[str, Path]]:
+    """``(relative POSIX path, path)`` of every source file under ``folder``, sorted."""
+    found: list[tuple[str, Path]] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in IGNORED_DIRS and not d.endswith(IGNORED_SUFFIXES)]
+        for name in files:
+            if name.endswith(IGNORED_SUFFIXES):
+                continue
+            path = Path(root, name)
+            found.append((path.relative_to(folder).as_posix(), path))
+    found.sort()
+    yield from found
+
+
+def content_hash(folder: Path) -> str:
+    """The sha256 of ``folder``'s sources (see the module doc)."""
+    digest = hashlib.sha256(_FORMAT)
+    for relative, path in source_files(folder):
+        data = path.read_bytes()
+        name = relative.encode("utf-8")
+        digest.update(b"%d\0" % len(name) + name + b"%d\0" % len(data))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def fingerprint(path: Path) -> str:
+    """A wheel file's sha256, or a folder's content hash."""
+    if path.is_dir():
+        return content_hash(path)
+    from toolcache.index import disk
+
+    return disk.sha256_file(path)
+
+
+def copy_sources(folder: Path, dest: Path) -> None:
+    """Copy ``folder``'s sources (as ``content_hash`` sees them) into ``dest``."""
+    for relative, path in source_files(folder):
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+
+
+def project_name(folder: Path) -> str | None:
+    """``[project] name`` of ``folder``'s pyproject.toml, when it is written there."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+    try:
+        data = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    project = data.get("project")
+    name = project.get("name") if isinstance(project, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def watched_paths(path: Path) -> list[Path]:
+    """What the cache-hit path of ``run`` checks for a local requirement: a wheel file, or a
+    folder's source files and its folders (one gains an entry, the folder's mtime changes)."""
+    if not path.is_dir():
+        return [path]
+    out = [path]
+    for root, dirs, _ in os.walk(path):
+        dirs[:] = [d for d in dirs if d not in IGNORED_DIRS and not d.endswith(IGNORED_SUFFIXES)]
+        out.extend(Path(root, d) for d in sorted(dirs))
+    return out + [p for _, p in source_files(path)]
