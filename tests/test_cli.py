@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Dists
 from tests.support.index import LocalIndex
-from tests.test_plan import _pyenv_python
+from tests.test_plan import _pyenv_python, cli
 from tests.test_run import fill, manifest
 
 COMMANDS = ["plan", "lock", "run", "export", "restore", "list", "verify", "gc", "store ls"]
@@ -22,14 +20,8 @@ COMMANDS = ["plan", "lock", "run", "export", "restore", "list", "verify", "gc", 
 def toolcache(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "toolcache", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """``python -m toolcache ARGS`` in ``cwd`` (by default here), whatever its exit code."""
+    return cli(*args, cwd=cwd or Path.cwd(), env=env, check=False)
 
 
 @pytest.mark.parametrize("columns", ["60", "100", "200"])

@@ -15,15 +15,23 @@ from toolcache import __version__, paths
 from toolcache.lockfile.planning import LockMode
 from toolcache.output import Output
 
-app = typer.Typer(
-    name="toolcache",
-    help="Developer tools resolved once, locked, cached under deterministic keys.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"max_content_width": 100},
-)
+
+def _typer(name: str, summary: str) -> typer.Typer:
+    """A command group as toolcache's are: plain help at most 100 columns wide, no
+    completion, no pretty tracebacks (``main`` reports errors)."""
+    return typer.Typer(
+        name=name,
+        help=summary,
+        short_help=summary,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"max_content_width": 100},
+    )
+
+
+app = _typer("toolcache", "Developer tools resolved once, locked, cached under deterministic keys.")
 
 
 class _Command(TyperCommand):
@@ -617,16 +625,7 @@ def tools(
     )
 
 
-store_app = typer.Typer(
-    name="store",
-    help="Look after a shared store: list its archives, prune old ones.",
-    short_help="Look after a shared store: list its archives, prune old ones.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"max_content_width": 100},
-)
+store_app = _typer("store", "Look after a shared store: list its archives, prune old ones.")
 app.add_typer(store_app, name="store")
 RequiredStoreOpt = Annotated[
     str,

@@ -479,16 +479,22 @@ class _Parser:
                 self.problem(node, f"{what}: local path {_quote(text)} does not exist ({local})")
                 return None
             return self.local_requirement(text, local.resolve(), node, what)
-        try:
-            req = Requirement(text)
-        except InvalidRequirement as exc:
-            detail = _one_line(str(exc).splitlines()[0])
-            self.problem(node, f"{what}: invalid requirement {_quote(text)}: {detail}")
+        req = self.parsed(text, node, what)
+        if req is None:
             return None
         if req.url:
             self.problem(node, f"{what}: direct URL requirements are not supported: {_quote(text)}")
             return None
         return req
+
+    def parsed(self, text: str, node: yaml.Node, what: str) -> Requirement | None:
+        """``text`` as a requirement, or None with the problem reported at ``node``."""
+        try:
+            return Requirement(text)
+        except InvalidRequirement as exc:
+            detail = _one_line(str(exc).splitlines()[0])
+            self.problem(node, f"{what}: invalid requirement {_quote(text)}: {detail}")
+            return None
 
     def local_requirement(
         self, text: str, local: Path, node: yaml.Node, what: str
@@ -502,11 +508,8 @@ class _Parser:
 
         given, extras, marker = None, "", ""
         if "@" in text:
-            try:
-                written = Requirement(text)
-            except InvalidRequirement as exc:
-                detail = _one_line(str(exc).splitlines()[0])
-                self.problem(node, f"{what}: invalid requirement {_quote(text)}: {detail}")
+            written = self.parsed(text, node, what)
+            if written is None:
                 return None
             given = written.name
             extras = f"[{','.join(sorted(written.extras))}]" if written.extras else ""

@@ -159,7 +159,7 @@ def run(
     ``NAME@VERSION``): the hit record is keyed by it and checks it is unchanged, so a name the
     manifest gains later means the manifest's tool.
     """
-    from toolcache.envs.store import ensure
+    from toolcache.commands.run import environment
     from toolcache.lockfile import document
     from toolcache.settings import index_settings
 
@@ -188,18 +188,8 @@ def run(
         progress=output.progress,
     )
     locked = planner.lock_tool(entry)
-    interpreter = locked.choice.interpreter
-    if interpreter is None:  # pragma: no cover - run never plans for a described target
-        raise ToolcacheError(f"{entry.name!r} has no local interpreter")
-    env = ensure(
-        locked.selection,
-        interpreter,
-        cache_root,
-        index_urls=[settings.index_url, *settings.extra_index_urls],
-        offline=offline,
-        progress=output.progress,
-        downloads=output.download,
-    )
+    index_urls = [settings.index_url, *settings.extra_index_urls]
+    env = environment(locked, cache_root, index_urls=index_urls, offline=offline, output=output)
     if not request.latest:  # `@latest` looks again every time, as uvx does
         manifest = None if manifest_path is None else str(manifest_path.absolute())
         key = _hit.adhoc_key(tool, from_, with_, python, manifest)

@@ -30,8 +30,6 @@ def run(
     output: Output,
     python: str | None = None,
 ) -> int:
-    from toolcache.envs.store import ensure
-
     plan = make_plan(
         manifest_path,
         [tool_name],
@@ -42,17 +40,8 @@ def run(
         python=python,
     )
     (locked,) = plan.tools
-    interpreter = locked.choice.interpreter
-    if interpreter is None:  # pragma: no cover - run never plans for a described target
-        raise ToolcacheError(f"tool {tool_name!r} has no local interpreter")
-    env = ensure(
-        locked.selection,
-        interpreter,
-        cache_root,
-        index_urls=plan.index_urls,
-        offline=offline,
-        progress=output.progress,
-        downloads=output.download,
+    env = environment(
+        locked, cache_root, index_urls=plan.index_urls, offline=offline, output=output
     )
     if python is None:  # a --python run is not what the next plain run may take
         record(plan, manifest_path, cache_root)
@@ -60,6 +49,26 @@ def run(
     output.close()  # the terminal is the tool's from here
     os.environ.update(dict(locked.tool.env))  # the tool's `env:` (exec_tool passes os.environ)
     return exec_tool(str(env.path), str(env.bin_dir), [*locked.tool.run, *args], tool_name)
+
+
+def environment(
+    locked: LockedTool, cache_root: Path, *, index_urls: list[str], offline: bool, output: Output
+) -> Environment:
+    """The environment ``run`` starts the tool in: looked up, else built from the lock."""
+    from toolcache.envs.store import ensure
+
+    interpreter = locked.choice.interpreter
+    if interpreter is None:  # pragma: no cover - run never plans for a described target
+        raise ToolcacheError(f"tool {locked.tool.name!r} has no local interpreter")
+    return ensure(
+        locked.selection,
+        interpreter,
+        cache_root,
+        index_urls=index_urls,
+        offline=offline,
+        progress=output.progress,
+        downloads=output.download,
+    )
 
 
 def remember_hit(

@@ -228,20 +228,11 @@ def _build_into(
     trees: list[Path] = []
     for package in lock.packages:
         file = files[package]
-        if package.kind == "sdist":
-            say(f"building a wheel of {package.name} {package.version} from its sdist")
-            wheel = wheel_from_sdist(
-                file,
-                package.sha256,
-                interpreter=interpreter,
-                cache_root=cache_root,
-                settings=_build_settings(lock, index_urls),
-                offline=offline,
-                tool=lock.tool,
-            )
-            file = unpacked.ensure(wheel, disk.sha256_file(wheel), cache_root).root
-        elif package.kind == "directory":
-            wheel = wheel_from_directory(
+        if package.kind in ("sdist", "directory"):  # built into a wheel (cached), then unpacked
+            if package.kind == "sdist":
+                say(f"building a wheel of {package.name} {package.version} from its sdist")
+            make = wheel_from_sdist if package.kind == "sdist" else wheel_from_directory
+            wheel = make(
                 file,
                 package.sha256,
                 interpreter=interpreter,
