@@ -20,7 +20,7 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_run import REPO, median_ms
+from benchmarks.bench_run import REPO, medians_ms
 
 
 def main() -> int:
@@ -43,7 +43,9 @@ def main() -> int:
         )
         python = str(venv / "bin" / "python")
         subprocess.run(
-            ["uv", "pip", "install", "-q", "--python", python, str(REPO)], env=quiet, check=True
+            ["uv", "pip", "install", "-q", "--compile-bytecode", "--python", python, str(REPO)],
+            env=quiet,
+            check=True,
         )
         env = {
             **quiet,
@@ -62,13 +64,16 @@ def main() -> int:
             for p in (tmp / "tc-cache" / "envs").glob("*/*")
             if p.is_dir() and not p.name.startswith(".")
         ]
-        results = {
-            "tool directly": median_ms(
-                [str(env_dir / "bin" / args.tool), "--version"], env, args.runs, tmp
-            ),
-            "toolcache run (ad hoc)": median_ms(ours, env, args.runs, tmp),
-            "uvx --offline": median_ms(theirs, env, args.runs, tmp),
-        }
+        results = medians_ms(
+            {
+                "tool directly": [str(env_dir / "bin" / args.tool), "--version"],
+                "toolcache run (ad hoc)": ours,
+                "uvx --offline": theirs,
+            },
+            env,
+            args.runs,
+            tmp,
+        )
     print(f"ad hoc lock: {lock.relative_to(tmp / 'tc-cache')} (in the cache)")
     for label, ms in results.items():
         print(f"{label:24} {ms:7.1f} ms")

@@ -27,15 +27,25 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def median_ms(cmd: list[str], env: dict[str, str], runs: int, cwd: Path) -> float:
-    times = []
+def medians_ms(
+    cmds: dict[str, list[str]], env: dict[str, str], runs: int, cwd: Path
+) -> dict[str, float]:
+    """Each command's median wall time, the commands taken in turn ``runs`` times, so that
+    what else the machine does meanwhile weighs on all of them alike."""
+    times: dict[str, list[float]] = {label: [] for label in cmds}
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(
-            cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
-        )
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        for label, cmd in cmds.items():
+            start = time.perf_counter()
+            subprocess.run(
+                cmd,
+                env=env,
+                cwd=cwd,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
+            times[label].append(time.perf_counter() - start)
+    return {label: statistics.median(values) * 1000 for label, values in times.items()}
 
 
 def main() -> int:
@@ -61,6 +71,9 @@ def main() -> int:
             "pip",
             "install",
             "-q",
+            # As the action installs it: with its bytecode, so no run compiles toolcache's
+            # modules (PYTHONDONTWRITEBYTECODE, set on some machines, would make every one).
+            "--compile-bytecode",
             "--python",
             str(venv / "bin" / "python"),
             str(REPO),
@@ -89,15 +102,18 @@ def main() -> int:
             if p.is_dir() and not p.name.startswith(".")
         ]
         direct = [str(env_dir / "bin" / name), "--version"]
-        results = {
-            "tool directly": median_ms(direct, env, args.runs, tmp),
-            "toolcache run": median_ms(ours, env, args.runs, tmp),
-            "uvx --offline": median_ms(offline, env, args.runs, tmp),
-            "uvx": median_ms(theirs, env, args.runs, tmp),
-            "python -c pass": median_ms(
-                [str(venv / "bin" / "python"), "-c", "pass"], env, args.runs, tmp
-            ),
-        }
+        results = medians_ms(
+            {
+                "tool directly": direct,
+                "toolcache run": ours,
+                "uvx --offline": offline,
+                "uvx": theirs,
+                "python -c pass": [str(venv / "bin" / "python"), "-c", "pass"],
+            },
+            env,
+            args.runs,
+            tmp,
+        )
     for label, ms in results.items():
         print(f"{label:16} {ms:7.1f} ms")
     run = results["toolcache run"]
