@@ -88,8 +88,9 @@ def fast_run(args: list[str]) -> int | None:
     if extra[:1] == ["--"]:
         extra = extra[1:]
     from_, python = values.get("from", [None])[-1], values.get("python", [None])[-1]
-    if python is not None and (os.sep in python or python.startswith(".")):
-        python = os.path.abspath(python)  # as commands.adhoc.absolute_python
+    from toolcache.paths import absolute_python
+
+    python = absolute_python(python)
     cache_root = _cache_root(values)
     if from_ is not None or "@" in tool:  # ad hoc: no manifest involved
         key = _hit.adhoc_key(tool, from_, values.get("with", []), python, None)

@@ -128,15 +128,6 @@ PlatformOpt = Annotated[
 ]
 
 
-def _python(given: str | None) -> str | None:
-    """A ``--python`` path is relative to here, not to the manifest's folder."""
-    import os
-
-    if given is not None and (os.sep in given or given.startswith(".")):
-        return str(Path(given).absolute())
-    return given
-
-
 def _manifest_path(given: Path | None) -> Path:
     return Path(paths.find_manifest(None if given is None else str(given)))
 
@@ -220,7 +211,7 @@ def plan(
             platform_name=platform,
             key_suffix=key_suffix,
             output=Output(quiet=quiet),
-            python=_python(python),
+            python=paths.absolute_python(python),
             explain=explain,
             against=against,
         )
@@ -257,7 +248,7 @@ def lock(
             python_version=python_version,
             platform_name=platform,
             output=Output(quiet=quiet),
-            python=_python(python),
+            python=paths.absolute_python(python),
         )
     )
 
@@ -326,7 +317,7 @@ def run(
                 extra,
                 from_=from_,
                 with_=with_ or [],
-                python=_python(python),
+                python=paths.absolute_python(python),
                 manifest_path=None if from_ is not None or "@" in tool else manifest_path,
                 cache_root=cache_dir or paths.cache_root(),
                 mode=_mode(locked, frozen, False),
@@ -343,7 +334,7 @@ def run(
             mode=_mode(locked, frozen, False),
             offline=offline,
             output=Output(quiet=quiet),
-            python=_python(python),
+            python=paths.absolute_python(python),
         )
     )
 

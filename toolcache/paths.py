@@ -62,6 +62,15 @@ def archives_dir(root: Path) -> Path:
     return root / "archives"
 
 
+def absolute_python(python: str | None) -> str | None:
+    """A ``--python`` that is a path, made absolute and normal (relative to the working
+    directory, never to the manifest's folder); a version request as it is. The one form the
+    command line, the full path and the cache-hit path of ``run`` all key by."""
+    if python is not None and (os.sep in python or python.startswith(".")):
+        return os.path.abspath(python)
+    return python
+
+
 def adhoc_dir(root: Path) -> Path:
     """Locks of ad hoc runs (``run ruff@0.9.10``): ``adhoc/<digest>/pylock.toml``."""
     return root / "adhoc"

@@ -133,13 +133,6 @@ def lock_folder(cache_root: Path, request: Request, settings_view: dict[str, Any
     return paths.adhoc_dir(cache_root) / keys.digest(value)[: keys.PATH_DIGEST]
 
 
-def absolute_python(python: str | None) -> str | None:
-    """``--python`` as the hit key has it: a path made absolute and normal (``_entry`` too)."""
-    if python is not None and (os.sep in python or python.startswith(".")):
-        return os.path.abspath(python)
-    return python
-
-
 def run(
     tool: str,
     args: list[str],
@@ -168,7 +161,7 @@ def run(
         if mode in (LockMode.LOCKED, LockMode.FROZEN):
             raise ToolcacheError("@latest resolves again: it excludes --locked and --frozen")
         mode = LockMode.UPGRADE
-    python = absolute_python(python)
+    python = paths.absolute_python(python)
     base = paths.adhoc_dir(cache_root)
     settings = index_settings(AdhocManifest(path=base / "tools.yaml", tools={}))
     folder = lock_folder(cache_root, request, document.settings_view(settings, base))
