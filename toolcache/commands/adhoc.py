@@ -18,7 +18,6 @@ whatever the index has under it).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,26 +195,10 @@ def remember_hit(
 ) -> None:
     """The record that lets the same command line next time start at once (``_hit``): it
     checks the lock, the interpreter, the environment and, for a bare name, the manifest."""
-    from toolcache.envs.receipt import FILENAME as RECEIPT
+    from toolcache.commands.run import hit_record
 
-    interpreter = locked.choice.interpreter
-    if interpreter is None:  # pragma: no cover - a described target is not this machine's
-        return
     lock = str(locked.lock.path.absolute())
-    _hit.write_adhoc(
-        str(cache_root),
-        key,
-        _hit.fields(
-            manifest=lock,
-            tool=key,
-            lock=lock,
-            interpreter=str(interpreter.executable),
-            base=env.receipt.base.realpath,
-            receipt=str(env.path / RECEIPT),
-            env_dir=str(env.path),
-            bin_dir=str(env.bin_dir),
-            argv=list(locked.tool.run),
-            environ=os.environ,
-            also_checked=[] if manifest is None else [manifest],
-        ),
-    )
+    also = [] if manifest is None else [manifest]
+    record = hit_record(locked, env, tool=key, first=lock, also=also)
+    if record is not None:
+        _hit.write_adhoc(str(cache_root), key, record)

@@ -15,6 +15,8 @@ from toolcache.output import Output
 from toolcache.runner import exec_tool
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from toolcache.envs.store import Environment
     from toolcache.manifest import Tool
 
@@ -71,36 +73,44 @@ def environment(
     )
 
 
+def hit_record(
+    locked: LockedTool, env: Environment, *, tool: str, first: str, also: Sequence[str] = ()
+) -> list[str] | None:
+    """The fields of a cache-hit record (``toolcache._hit``) for ``locked`` in ``env``, keyed
+    by ``tool``; ``first`` is the file checked first (the manifest, or an ad hoc run's lock),
+    ``also`` more files to check besides what the tool's own inputs were read from. None for
+    a described target, which is not this machine's."""
+    from toolcache.envs.receipt import FILENAME as RECEIPT
+
+    interpreter = locked.choice.interpreter
+    if interpreter is None:
+        return None
+    return _hit.fields(
+        manifest=first,
+        tool=tool,
+        lock=str(locked.lock.path.absolute()),
+        interpreter=str(interpreter.executable),
+        base=env.receipt.base.realpath,
+        receipt=str(env.path / RECEIPT),
+        env_dir=str(env.path),
+        bin_dir=str(env.bin_dir),
+        argv=list(locked.tool.run),
+        environ=os.environ,
+        tool_env=locked.tool.env,
+        also_checked=[*also, *(str(p.absolute()) for p in watched(locked.tool))],
+    )
+
+
 def remember_hit(
     locked: LockedTool, env: Environment, manifest_path: Path, cache_root: Path
 ) -> None:
     """Write the record that lets the next ``run`` of this tool take the cache-hit path
     (``toolcache._hit``); ``restore`` writes it too, so a restored tool's first run is a hit."""
-    from toolcache.envs.receipt import FILENAME as RECEIPT
-
-    interpreter = locked.choice.interpreter
-    if interpreter is None:
-        return  # a described target is not this machine's
     manifest = str(manifest_path.absolute())
-    _hit.write(
-        str(cache_root),
-        manifest,
-        locked.tool.name,
-        _hit.fields(
-            manifest=manifest,
-            tool=locked.tool.name,
-            lock=str(locked.lock.path.absolute()),
-            interpreter=str(interpreter.executable),
-            base=env.receipt.base.realpath,
-            receipt=str(env.path / RECEIPT),
-            env_dir=str(env.path),
-            bin_dir=str(env.bin_dir),
-            argv=list(locked.tool.run),
-            environ=os.environ,
-            tool_env=locked.tool.env,
-            also_checked=[str(p.absolute()) for p in watched(locked.tool)],
-        ),
-    )
+    name = locked.tool.name
+    record = hit_record(locked, env, tool=name, first=manifest)
+    if record is not None:
+        _hit.write(str(cache_root), manifest, name, record)
 
 
 def watched(tool: Tool) -> list[Path]:
