@@ -784,13 +784,18 @@ class _Parser:
             recorded = Path(os.path.relpath(path, folder)).as_posix()
         except ValueError:  # another drive on Windows
             recorded = path.as_posix()
-        try:
-            pyproject = pyproject_.read(path)
-        except pyproject_.PyprojectError as exc:
+
+        def report(exc: pyproject_.PyprojectError) -> None:
+            """At the pyproject's line when it has one, else at the manifest's key."""
             if exc.line:
                 self.problems.append(Problem(shown, exc.line, exc.message))
             else:
                 self.problem(asking, f"{where}: {exc.message}")
+
+        try:
+            pyproject = pyproject_.read(path)
+        except pyproject_.PyprojectError as exc:
+            report(exc)
             return None
         found: dict[str, tuple[Requirement, ...]] = {}
         deps: tuple[Requirement, ...] | None = None
@@ -822,10 +827,7 @@ class _Parser:
                 )
             return None
         except pyproject_.PyprojectError as exc:
-            if exc.line:
-                self.problems.append(Problem(shown, exc.line, exc.message))
-            else:
-                self.problem(asking, f"{where}: {exc.message}")
+            report(exc)
             return None
         return ProjectInputs(
             shown=recorded,
