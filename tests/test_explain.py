@@ -11,19 +11,11 @@ from tests.conftest import Dists
 from tests.support.index import LocalIndex
 from tests.test_cli import toolcache
 from tests.test_plan import _pyenv_python
-from tests.test_run import TOOL_MODULE
+from tests.test_run import fill
 
 
-def project(folder: Path, index: LocalIndex, dists: Dists, lint_with: str = "") -> Path:
-    index.add(
-        dists.wheel(
-            "lintme",
-            "1.0",
-            requires=["helper"],
-            console_scripts={"lintme": "lintme:main"},
-            files={"lintme/__init__.py": TOOL_MODULE},
-        )
-    )
+def project(folder: Path, index: LocalIndex, lint_with: str = "") -> Path:
+    """Two tools from the index ``tests.test_run.fill`` makes (lintme needing helper)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "tools.yaml"
     path.write_text(
@@ -38,14 +30,14 @@ def project(folder: Path, index: LocalIndex, dists: Dists, lint_with: str = "") 
 def test_explain_names_the_package_and_the_manifest_line_that_moved(
     tmp_path: Path, local_index: LocalIndex, dists: Dists
 ) -> None:
-    local_index.add(dists.wheel("helper", "2.0"))
-    path = project(tmp_path / "p", local_index, dists)
+    fill(local_index, dists)  # helper 2.0
+    path = project(tmp_path / "p", local_index)
     env = {"TOOLCACHE_CACHE_DIR": str(tmp_path / "cache")}
     first = toolcache("plan", "-m", str(path), cwd=path.parent, env=env)
     assert first.returncode == 0, first.stderr
 
     local_index.add(dists.wheel("helper", "2.1"))
-    project(tmp_path / "p", local_index, dists, lint_with="    with: ['helper>=2.1']\n")
+    project(tmp_path / "p", local_index, lint_with="    with: ['helper>=2.1']\n")
     explained = toolcache("plan", "-m", str(path), "--explain", cwd=path.parent, env=env)
     assert explained.returncode == 0, explained.stderr
     text = explained.stdout
@@ -59,8 +51,8 @@ def test_explain_names_the_package_and_the_manifest_line_that_moved(
 def test_explain_without_an_earlier_plan_says_how_to_give_one(
     tmp_path: Path, local_index: LocalIndex, dists: Dists
 ) -> None:
-    local_index.add(dists.wheel("helper", "2.0"))
-    path = project(tmp_path / "p", local_index, dists)
+    fill(local_index, dists)  # helper 2.0
+    path = project(tmp_path / "p", local_index)
     env = {"TOOLCACHE_CACHE_DIR": str(tmp_path / "cache")}
     done = toolcache("plan", "-m", str(path), "--explain", cwd=path.parent, env=env)
     assert done.returncode == 1
@@ -74,8 +66,8 @@ def test_explain_against_another_runner_s_plan_names_the_interpreter_field(
 ) -> None:
     """The previous CI run's ``plan --format json`` (here: made with another Python) given
     with --against: the explanation names the interpreter fields that differ."""
-    local_index.add(dists.wheel("helper", "2.0"))
-    path = project(tmp_path / "p", local_index, dists)
+    fill(local_index, dists)  # helper 2.0
+    path = project(tmp_path / "p", local_index)
     env = {"TOOLCACHE_CACHE_DIR": str(tmp_path / "cache")}
     other = _pyenv_python("12")
     assert other is not None
