@@ -197,3 +197,27 @@ def test_a_hand_edited_lock_is_stale_and_locked_again(
     assert check.returncode == 1
     cli("lock", "-m", str(manifest), cwd=project)
     assert lock.read_text(encoding="utf-8") == original
+
+
+def test_a_lock_from_before_packages_hash_is_said_to_be_older_not_edited(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists
+) -> None:
+    """Locks of format 2 written before locks carried ``packages-hash`` are stale for that
+    reason, named as such (not "changed since it was locked"), and locked again."""
+    fill_index(local_index, dists)
+    project = tmp_path / "project"
+    manifest = _manifest(project, local_index.url)
+    cli("lock", "-m", str(manifest), cwd=project)
+    lock = project / "tools.lock" / "pylock.x.toml"
+    original = lock.read_text(encoding="utf-8")
+    older = "".join(
+        line for line in original.splitlines(keepends=True) if not line.startswith("packages-hash")
+    )
+    assert older != original
+    lock.write_text(older, encoding="utf-8")
+    refused = cli("plan", "-m", str(manifest), "--locked", cwd=project, check=False)
+    assert refused.returncode == 1
+    assert "written by an older toolcache (no packages-hash)" in refused.stderr
+    assert "changed since it was locked" not in refused.stderr
+    cli("lock", "-m", str(manifest), cwd=project)
+    assert lock.read_text(encoding="utf-8") == original

@@ -356,7 +356,9 @@ def read(path: Path) -> ToolLock | None:
             )
             return ToolLock(path, tool, keys.InputsHash(""), {}, (), (), {}, 0, why)
         edited = None
-        if meta.get("packages-hash") != packages_hash(data):
+        if "packages-hash" not in meta:  # locked before locks vouched for their packages
+            edited = "written by an older toolcache (no packages-hash): locked again"
+        elif meta["packages-hash"] != packages_hash(data):
             edited = "its packages were changed since it was locked"
         return ToolLock(
             path=path,
