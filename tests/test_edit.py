@@ -153,3 +153,34 @@ def test_edits_keep_crlf_and_refuse_a_flow_tools_mapping(tmp_path: Path) -> None
         added("", path, "c", "z==2", with_=["w"], run=None)
         == "tools:\n  c:\n    from: z==2\n    with: [w]\n"
     )
+
+
+def test_a_broken_manifest_is_refused_at_its_line_not_edited(project: Path) -> None:
+    path = project / "tools.yaml"
+    broken = path.read_text(encoding="utf-8") + "  bad: [unclosed\n"
+    path.write_text(broken, encoding="utf-8")
+    for args in (["add", "x", "lintme"], ["remove", "lint"]):
+        code, _, err = cli(*args, cwd=project)
+        assert code == 1, args
+        assert err.startswith(f"toolcache: error: {path}:"), err
+        assert "fix this before toolcache edits the manifest" in err
+        assert "Traceback" not in err and err.count("\n") == 1
+        assert path.read_text(encoding="utf-8") == broken
+
+
+def test_a_failed_lock_never_overwrites_an_edit_made_meanwhile(project: Path) -> None:
+    """The lock of ``add`` can take minutes: if the user saved the manifest meanwhile, a failed
+    lock leaves their version alone (it only puts back what ``add`` itself wrote)."""
+    from toolcache.commands.edit import add
+    from toolcache.output import Output
+
+    path = project / "tools.yaml"
+    theirs = path.read_text(encoding="utf-8") + "# saved while the lock ran\n"
+
+    def lock(manifest: Path, name: str) -> int:
+        manifest.write_text(theirs, encoding="utf-8")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        add(path, "x", "lintme", with_=[], run=None, lock=lock, output=Output(quiet=True))
+    assert path.read_text(encoding="utf-8") == theirs

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from toolcache import atomic
@@ -94,6 +93,14 @@ def _check(text: str, path: Path) -> Manifest:
         raise EditError(path, f"the edit would make the manifest invalid: {exc}") from None
 
 
+def _valid(text: str, path: Path) -> None:
+    """Refuse to edit a manifest that is not valid already (at its ``file:line``)."""
+    try:
+        parse(text, path)
+    except ManifestError as exc:
+        raise ToolcacheError(f"{exc} (fix this before toolcache edits the manifest)") from None
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_bytes().decode("utf-8")
@@ -167,23 +174,23 @@ def add(
 ) -> int:
     """Add a tool to the manifest, then ``lock`` it; a failed lock puts the manifest back."""
     _valid_name(manifest_path, name)
-    for text in (requirement, *with_):
-        try:
-            Requirement(text)
-        except InvalidRequirement as exc:
-            why = str(exc).splitlines()[0]
-            raise EditError(manifest_path, f"{text!r} is not a requirement ({why})") from None
+    existed = manifest_path.exists()
     before = _read(manifest_path)
+    if before.strip():
+        _valid(before, manifest_path)
+    # The requirements are checked as the manifest checks them (local paths included).
     after = added(before, manifest_path, name, requirement, with_=with_, run=run)
     _check(after, manifest_path)
     atomic.write_bytes(manifest_path, after.encode("utf-8"))
     try:
         code = lock(manifest_path, name)
     except BaseException:
-        if before:
-            atomic.write_bytes(manifest_path, before.encode("utf-8"))
-        else:
-            manifest_path.unlink(missing_ok=True)
+        # Put the manifest back, unless it was edited meanwhile (a lock can take minutes).
+        if _read(manifest_path) == after:
+            if existed:
+                atomic.write_bytes(manifest_path, before.encode("utf-8"))
+            else:
+                manifest_path.unlink(missing_ok=True)
         raise
     output.progress(f"added {name!r} to {manifest_path}")
     return code
@@ -195,6 +202,7 @@ def remove(manifest_path: Path, name: str, *, output: Output) -> int:
         text = manifest_path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise EditError(manifest_path, "manifest not found") from None
+    _valid(text, manifest_path)
     after = removed(text, manifest_path, name)
     manifest = _check(after, manifest_path)
     atomic.write_bytes(manifest_path, after.encode("utf-8"))
