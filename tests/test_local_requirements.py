@@ -160,3 +160,31 @@ def test_wheel_file_is_locked_with_its_hash_and_a_relative_path(
     again = toolcache("run", "-m", str(path), "host", cwd=cwd)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "plugdep" not in again.stdout  # the new wheel has no dependencies
+
+
+def test_the_content_hash_covers_nested_build_packages_not_top_build_output(
+    tmp_path: Path,
+) -> None:
+    """What a folder's content hash (and so its built wheel) covers: a subpackage named
+    ``build`` is a source; the top's build output, caches, bytecode and the lock folder of a
+    manifest kept in the folder are not (locking must not change the folder's sources)."""
+    from toolcache.local import content_hash, source_files
+
+    folder = tmp_path / "plugin"
+    sources = ["pyproject.toml", "src/pkg/__init__.py", "src/pkg/build/__init__.py"]
+    for relative in [
+        *sources,
+        "build/lib/pkg/__init__.py",
+        "dist/pkg-1.0.tar.gz",
+        ".mypy_cache/x.json",
+        "src/pkg/__pycache__/x.cpython-311.pyc",
+        "tools.lock/pylock.lint.toml",
+    ]:
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(relative, encoding="utf-8")
+    assert [relative for relative, _ in source_files(folder)] == sorted(sources)
+    before = content_hash(folder)
+    (folder / "tools.lock" / "pylock.lint.toml").write_text("relocked", encoding="utf-8")
+    assert content_hash(folder) == before
+    (folder / "src/pkg/build/__init__.py").write_text("edited", encoding="utf-8")
+    assert content_hash(folder) != before

@@ -5,9 +5,10 @@ The manifest turns ``./plugins/mine``, ``../shared/config-1.0-py3-none-any.whl``
 ``toolcache.manifest``); everything after that knows a local requirement by that URL.
 
 What a local requirement is, for the lock, is its **fingerprint**: the sha256 of a wheel file,
-or the content hash of a folder, over its source files (every file but those of
-``IGNORED_DIRS``, ``IGNORED_SUFFIXES`` and ``*.egg-info``; sorted POSIX relative paths, each
-with its bytes, length-delimited, versioned). Editing, adding or removing a source file changes
+or the content hash of a folder, over its source files (every file but bytecode and those of
+VCS, cache and ``*.egg-info`` folders at any depth, and of build output, environments and lock
+folders at its top: see ``_ignored_dir``; sorted POSIX relative paths, each with its bytes,
+length-delimited, versioned). Editing, adding or removing a source file changes
 it; mtimes, permissions and the folder's own path do not.
 """
 
@@ -23,12 +24,23 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import Requirement
 
-#: Folders never part of a project's sources: VCS data, caches, build output, environments.
-IGNORED_DIRS = frozenset(
-    {".git", ".hg", ".svn", ".bzr", "__pycache__", "build", "dist", ".venv", ".tox", ".nox"}
-)
+#: Folders never part of a project's sources, at any depth: VCS data and caches.
+IGNORED_DIRS = frozenset({".git", ".hg", ".svn", ".bzr", "__pycache__", "node_modules"})
+#: Folders a project's tools make at its top (build output, environments, lock folders): a
+#: subpackage called ``build`` deeper down is a source like any other.
+IGNORED_TOP_DIRS = frozenset({"build", "dist", ".venv", ".tox", ".nox"})
 IGNORED_SUFFIXES = (".egg-info", ".pyc")
-_FORMAT = b"toolcache-local-sources/1\0"
+
+
+def _ignored_dir(name: str, *, top: bool) -> bool:
+    if name in IGNORED_DIRS or name.endswith(IGNORED_SUFFIXES):
+        return True
+    if name.startswith(".") and name.endswith("_cache"):  # .mypy_cache, .pytest_cache, ...
+        return True
+    # At the top, also a manifest's lock folder (``tools.lock``): locking must not change
+    # the sources of a folder that holds its own manifest.
+    return top and (name in IGNORED_TOP_DIRS or name.endswith(".lock"))
+_FORMAT = b"toolcache-local-sources/2\0"
 
 
 def local_path(requirement: Requirement) -> Path | None:
@@ -42,18 +54,27 @@ def local_path(requirement: Requirement) -> Path | None:
     return Path(path)
 
 
-def source_files(folder: Path) -> Iterator[tuple[str, Path]]:
-    """``(relative POSIX path, path)`` of every source file under ``folder``, sorted."""
+def _walk(folder: Path) -> tuple[list[Path], list[tuple[str, Path]]]:
+    """The source folders below ``folder`` and its source files as ``(relative POSIX path,
+    path)``, sorted."""
+    folders: list[Path] = []
     found: list[tuple[str, Path]] = []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if d not in IGNORED_DIRS and not d.endswith(IGNORED_SUFFIXES)]
+        top = Path(root) == folder
+        dirs[:] = sorted(d for d in dirs if not _ignored_dir(d, top=top))
+        folders.extend(Path(root, d) for d in dirs)
         for name in files:
             if name.endswith(IGNORED_SUFFIXES):
                 continue
             path = Path(root, name)
             found.append((path.relative_to(folder).as_posix(), path))
     found.sort()
-    yield from found
+    return folders, found
+
+
+def source_files(folder: Path) -> Iterator[tuple[str, Path]]:
+    """``(relative POSIX path, path)`` of every source file under ``folder``, sorted."""
+    yield from _walk(folder)[1]
 
 
 def content_hash(folder: Path) -> str:
@@ -104,8 +125,5 @@ def watched_paths(path: Path) -> list[Path]:
     folder's source files and its folders (one gains an entry, the folder's mtime changes)."""
     if not path.is_dir():
         return [path]
-    out = [path]
-    for root, dirs, _ in os.walk(path):
-        dirs[:] = [d for d in dirs if d not in IGNORED_DIRS and not d.endswith(IGNORED_SUFFIXES)]
-        out.extend(Path(root, d) for d in sorted(dirs))
-    return out + [p for _, p in source_files(path)]
+    folders, files = _walk(path)
+    return [path, *folders, *(p for _, p in files)]
