@@ -35,6 +35,7 @@ typing = ["attrs"]
 a = [{include-group = "b"}]
 b = ["x", {include-group = "a"}]
 bad = ["not a requirement!"]
+path = ["plugin @ file:../plugin"]
 """
 
 
@@ -57,6 +58,16 @@ def test_bad_requirement_in_a_group_is_reported_at_its_line(tmp_path: Path) -> N
     found = problems(tmp_path, "  t:\n    from: mypy\n    with-groups: [bad]\n", GROUPS)
     assert len(found) == 1
     assert found[0].startswith("<p>/pyproject.toml:10: dependency group 'bad': ")
+
+
+def test_a_path_requirement_in_a_group_is_refused_at_its_line(tmp_path: Path) -> None:
+    """Its files would be tracked by nothing (only the manifest's local paths are)."""
+    found = problems(tmp_path, "  t:\n    from: mypy\n    with-groups: [path]\n", GROUPS)
+    assert found == [
+        "<p>/pyproject.toml:11: dependency group 'path': plugin @ file:../plugin: direct URL "
+        "and path requirements are not supported here; name a local path in the manifest's "
+        "from/with instead"
+    ]
 
 
 def test_missing_pyproject_is_reported_at_the_key_that_asked(tmp_path: Path) -> None:

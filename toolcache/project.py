@@ -213,7 +213,21 @@ def groups(pyproject: Pyproject, names: Sequence[str]) -> dict[str, tuple[Requir
                 _broken_group_line(pyproject, resolver, name),
                 f"dependency group {name!r}: {_say(leaf)}",
             ) from None
+        for req in out[name]:
+            _no_url(req, pyproject.line("dependency-groups", name), f"dependency group {name!r}")
     return out
+
+
+def _no_url(req: Requirement, line: int, where: str) -> None:
+    """A pyproject's requirements come from an index: a direct URL or ``file:`` path is
+    refused, as the manifest refuses one (a local requirement belongs in the manifest, where
+    its files are tracked)."""
+    if req.url:
+        raise PyprojectError(
+            line,
+            f"{where}: {req.name} @ {req.url}: direct URL and path requirements are not "
+            "supported here; name a local path in the manifest's from/with instead",
+        )
 
 
 def _broken_group_line(pyproject: Pyproject, resolver: Any, name: str) -> int:
@@ -289,4 +303,5 @@ def _requirements(
             raise PyprojectError(
                 line, f"{key}: invalid requirement {text!r}: {_say(exc)}"
             ) from None
+        _no_url(out[-1], line, key)
     return tuple(out)
