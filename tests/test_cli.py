@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -108,5 +110,14 @@ def test_list_and_gc_take_the_manifest(
     (found,) = json.loads(listed.stdout)["environments"]  # lint and check share one
     assert any(user.endswith(":lint") for user in found["used-by"])
     kept = toolcache("gc", "-m", str(path), "--dry-run", cwd=path.parent, env=env)
+    assert kept.returncode == 0, kept.stderr
+    assert "would remove" not in kept.stdout
+    # Kept even when --max-size alone would remove it (the control: without -m it goes),
+    # once it was last used longer ago than gc's grace time.
+    long_ago = time.time() - 86400
+    os.utime(Path(found["path"]) / "toolcache-last-used", (long_ago, long_ago))
+    tight = ["gc", "--max-size", "1", "--dry-run"]
+    assert "would remove" in toolcache(*tight, cwd=path.parent, env=env).stdout
+    kept = toolcache(*tight, "-m", str(path), cwd=path.parent, env=env)
     assert kept.returncode == 0, kept.stderr
     assert "would remove" not in kept.stdout

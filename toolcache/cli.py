@@ -498,7 +498,11 @@ def verify(
 def gc(
     manifest: Annotated[
         Path | None,
-        typer.Option("--manifest", "-m", help="Count this manifest's environments as used (kept)."),
+        typer.Option(
+            "--manifest",
+            "-m",
+            help="Keep this manifest's environments, whatever --max-age and --max-size say.",
+        ),
     ] = None,
     max_age: Annotated[
         str | None,

@@ -51,9 +51,11 @@ def choose(
     max_age: float | None,
     max_size: int | None,
     unreferenced: bool,
+    keep: frozenset[str] = frozenset(),
 ) -> tuple[list[tuple[EnvInfo, str]], list[tuple[EnvInfo, str]]]:
     """The environments to remove, each with why; and those the options would remove but
-    that are in use, each with what uses them."""
+    that are in use, each with what uses them. Those in ``keep`` (``gc -m``'s manifest's) go
+    only when broken."""
     busy = {e.env_id: in_use(e, now) for e in envs}
     chosen: dict[str, tuple[EnvInfo, str]] = {}
     kept: dict[str, tuple[EnvInfo, str]] = {}
@@ -69,6 +71,8 @@ def choose(
     for env in envs:
         if env.problem is not None:
             pick(env, f"broken ({env.problem})")
+        elif env.env_id in keep:
+            continue
         elif unreferenced and not env.users:
             pick(env, "no known manifest uses it")
         elif max_age is not None:
@@ -81,7 +85,7 @@ def choose(
         for env in sorted(remaining, key=lambda e: e.last_used or e.created or 0.0):
             if total <= max_size:
                 break
-            if pick(env, "least recently used over --max-size"):
+            if env.env_id not in keep and pick(env, "least recently used over --max-size"):
                 total -= env.size
     return list(chosen.values()), list(kept.values())
 
@@ -126,17 +130,23 @@ def gc(
     output: Output,
     manifest_path: Path | None = None,
 ) -> int:
-    """With ``manifest_path``, its tools' environments are recorded as used first (so they
-    are kept even when the manifest's record was lost)."""
+    """With ``manifest_path``, its tools' environments are recorded as used and kept whatever
+    ``max_age`` and ``max_size`` say (unless broken)."""
+    keep: frozenset[str] = frozenset()
     if manifest_path is not None:
         from toolcache.commands.list_envs import manifest_env_ids
 
-        manifest_env_ids(manifest_path, cache_root, output)
+        keep = frozenset(manifest_env_ids(manifest_path, cache_root, output))
     age = parse_duration(max_age) if max_age else None
     size = parse_size(max_size) if max_size else None
     envs = environments(cache_root)
     doomed, kept = choose(
-        envs, now=time.time(), max_age=age, max_size=size, unreferenced=not keep_unreferenced
+        envs,
+        now=time.time(),
+        max_age=age,
+        max_size=size,
+        unreferenced=not keep_unreferenced,
+        keep=keep,
     )
     freed = 0
     gone: set[str] = set()
