@@ -105,7 +105,9 @@ def test_groups_and_project_dependencies_are_installed_and_tracked(
     assert types.returncode == 0, types.stdout + types.stderr
     assert "missing" not in types.stdout
     # The project itself is not installed: only its dependencies.
-    assert toolcache("run", "-m", str(path), "types", "--", "proj", cwd=cwd).returncode == 1
+    project_itself = toolcache("run", "-m", str(path), "types", "--", "proj", cwd=cwd)
+    assert project_itself.returncode == 1
+    assert "missing proj" in project_itself.stdout
     bare = toolcache("run", "-m", str(path), "bare", "--", "typedlib", cwd=cwd)
     assert bare.returncode == 1
     assert "missing typedlib" in bare.stdout

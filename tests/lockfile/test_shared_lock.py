@@ -177,7 +177,7 @@ def test_a_lock_of_the_previous_format_is_stale_not_an_error(
 def test_a_hand_edited_lock_is_stale_and_locked_again(
     tmp_path: Path, local_index: LocalIndex, dists: Dists
 ) -> None:
-    """Editing a release's version and sha256 in a lock is noticed without the network:
+    """Editing a release's version in a lock is noticed without the network:
     --locked and --frozen refuse it, `lock --check` fails, the default mode locks again."""
     fill_index(local_index, dists)
     project = tmp_path / "project"

@@ -26,6 +26,9 @@ from toolcache.output import Output
 from toolcache.store import ArchiveKey, StoreError, open_store
 from toolcache.store.object import ObjectStore
 
+# Object stores need obstore, which the cloud extra installs on Python 3.11 and newer only.
+pytest.importorskip("obstore", reason="obstore (toolcache[cloud]) installs on Python 3.11+")
+
 
 @pytest.fixture
 def built(tmp_path: Path, local_index: LocalIndex, monkeypatch: pytest.MonkeyPatch) -> Runner:
