@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import site
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -381,6 +382,11 @@ class ActionRun:
         return found
 
 
+def venv_site_packages(venv: Path) -> Path:
+    (found,) = (venv / "lib").glob("python*/site-packages")
+    return found
+
+
 def seed_toolcache_environment(service: FakeCacheService, runner: SimulatedRunner) -> str:
     """Put toolcache's own environment for ``runner``'s python in ``service`` under the key the
     action computes, as a cold job would have saved it, and return the key.
@@ -400,9 +406,11 @@ def seed_toolcache_environment(service: FakeCacheService, runner: SimulatedRunne
     key, path = values["key"], Path(values["path"])
     if key in service.entries:
         return key
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(path)],
-        check=True,
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    # It sees the site-packages of this interpreter (a venv's too, where --system-site-packages
+    # would see only its base's), .pth files and the editable install included.
+    (venv_site_packages(path) / "toolcache-under-test.pth").write_text(
+        "".join(f"import site; site.addsitedir({d!r})\n" for d in site.getsitepackages())
     )
     launcher = path / "bin" / "toolcache"
     launcher.write_text(f'#!/bin/sh\nexec "{path}/bin/python" -m toolcache "$@"\n')
