@@ -39,7 +39,8 @@ def write(env_dir: Path, placed: Iterable[tuple[str, str, int]]) -> None:
         relative = os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
         if relative.startswith("../"):
             raise ValueError(f"{path} is outside {env_dir}")
-        files[relative] = [digest, size]
+        if not _bytecode(relative):  # the check never looks at bytecode (see _own)
+            files[relative] = [digest, size]
     document = {"format": FORMAT, "files": dict(sorted(files.items()))}
     atomic.write_bytes(env_dir / FILENAME, json.dumps(document, separators=(",", ":")).encode())
 
@@ -55,20 +56,22 @@ def read(env_dir: Path) -> dict[str, tuple[str, int]] | None:
         return None
 
 
+def _bytecode(relative: str) -> bool:
+    return "__pycache__" in relative.split("/") or relative.endswith((".pyc", ".pyo"))
+
+
 def _own(relative: str, st: os.stat_result, bin_name: str) -> bool:
     """Files the list does not vouch for (see the module docstring). The interpreter links
-    are the symlinks in ``bin`` named ``python*`` or ``pypy*`` (a wheel installs no
-    symlinks; any other symlink there is reported as added)."""
-    if relative in _ROOT_OWN:
+    are the symlinks in ``bin`` named ``python*``, ``pypy*`` or ``𝜋thon`` (3.14's venv makes
+    it); a wheel installs no symlinks, so any other one there is reported as added."""
+    if relative in _ROOT_OWN or _bytecode(relative):
         return True
     parts = relative.split("/")
-    if "__pycache__" in parts or relative.endswith((".pyc", ".pyo")):
-        return True
     return (
         len(parts) == 2
         and parts[0] == bin_name
         and stat.S_ISLNK(st.st_mode)
-        and parts[1].startswith(("python", "pypy"))
+        and (parts[1].startswith(("python", "pypy")) or parts[1] == "\U0001d70bthon")
     )
 
 
