@@ -3,7 +3,7 @@
 Usage (the action's steps run it with the job's ``python``; standard library only):
 
     python bootstrap.py key [--cloud]       # key=..., path=... lines for GITHUB_OUTPUT
-    python bootstrap.py install PATH [--cloud] [--installer auto|uv|pip]
+    python bootstrap.py install PATH [--cloud] [--installer uv|pip]
 
 ``key`` names the environment by everything that makes it valid on a runner: the job
 interpreter (implementation, full version, ABI, platform, where it lives: a venv's ``python``
@@ -15,8 +15,8 @@ the folder under that key, so a warm job restores it and installs nothing.
 from this checkout, built by flit_core from the same lock without an isolated build
 environment. The marker naming the key is written last, so an interrupted install leaves
 nothing a later job would take (it starts again); a folder holding this key's marker is kept
-as it is. The installer is uv when one is on PATH, else uv from ``uv.txt`` (hashes
-checked too), else pip (``--installer`` chooses); action/README.md has the measurements.
+as it is. The installer is uv (the one on PATH, else the one ``uv.txt`` locks, hashes checked
+too) or, with ``--installer pip``, pip; action/README.md has the measurements.
 ``--cloud`` adds ``cloud.txt`` (obstore, for s3://, gs:// and az:// stores) to both the
 environment and its key.
 """
@@ -147,7 +147,7 @@ def _uv(scratch: Path) -> list[str]:
         ],
         "installing uv",
     )
-    return [str(_bin(target) if os.name == "nt" else target / "bin") + os.sep + "uv"]
+    return [str(_bin(target) / "uv")]
 
 
 def _install_with_uv(env: Path, scratch: Path, requirements: list[Path]) -> None:
@@ -162,7 +162,19 @@ def _install_with_uv(env: Path, scratch: Path, requirements: list[Path]) -> None
         "installing the locked requirements",
     )
     _run(
-        [*uv, *common, "--no-deps", "--no-build-isolation", str(CHECKOUT)],
+        # Built from this checkout every time: uv's cache (persistent with setup-uv or on a
+        # self-hosted runner) must not hand back a wheel of an older checkout.
+        [
+            *uv,
+            *common,
+            "--no-deps",
+            "--no-build-isolation",
+            "--refresh-package",
+            "toolcache",
+            "--reinstall-package",
+            "toolcache",
+            str(CHECKOUT),
+        ],
         "installing toolcache",
     )
 
@@ -200,8 +212,6 @@ def install(env: Path, installer: str, *, cloud: bool = False) -> bool:
     try:
         with tempfile.TemporaryDirectory(prefix="toolcache-bootstrap-") as tmp:
             _run([sys.executable, "-m", "venv", "--without-pip", str(env)], "making the venv")
-            if installer == "auto":
-                installer = "uv" if shutil.which("uv") or UV_REQUIREMENTS.exists() else "pip"
             if installer == "uv":
                 _install_with_uv(env, Path(tmp), requirements)
             else:
@@ -231,7 +241,7 @@ def main(argv: list[str]) -> int:
     setup = commands.add_parser("install", add_help=False)
     setup.add_argument("path")
     setup.add_argument("--cloud", action="store_true")
-    setup.add_argument("--installer", choices=("auto", "uv", "pip"), default="auto")
+    setup.add_argument("--installer", choices=("uv", "pip"), default="uv")
     try:
         if sys.version_info < MINIMUM:
             raise Failure(
