@@ -40,6 +40,8 @@ def _ignored_dir(name: str, *, top: bool) -> bool:
     # At the top, also a manifest's lock folder (``tools.lock``): locking must not change
     # the sources of a folder that holds its own manifest.
     return top and (name in IGNORED_TOP_DIRS or name.endswith(".lock"))
+
+
 _FORMAT = b"toolcache-local-sources/2\0"
 
 

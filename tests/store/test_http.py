@@ -20,7 +20,8 @@ from toolcache.commands.export import export
 from toolcache.lockfile.planning import LockMode
 from toolcache.output import Output
 from toolcache.store import ArchiveKey, StoreError
-from toolcache.store.http import MAX_POINTER_SIZE, HttpStore, Pointer
+from toolcache.store.http import HttpStore
+from toolcache.store.pointer import MAX_POINTER_SIZE, Pointer
 
 
 @pytest.fixture

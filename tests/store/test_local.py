@@ -55,3 +55,20 @@ def test_to_and_store_exclude_each_other(tmp_path: Path) -> None:
     runner = make_runner(tmp_path, "A")
     with pytest.raises(ToolcacheError, match="exclude each other"):
         runner.export(tmp_path / "tools.yaml", to=tmp_path, store=str(tmp_path))
+
+
+def test_a_folder_store_writes_archives_with_the_umask_s_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An archive copied in from elsewhere gets the mode any file of the user's gets (as
+    ``open`` would make it under their umask), not a fixed 0644."""
+    from toolcache import atomic
+
+    monkeypatch.setattr(atomic, "FILE_MODE", 0o640)  # as under umask 027
+    source = tmp_path / "elsewhere" / "a.tar.zst"
+    source.parent.mkdir()
+    source.write_bytes(b"archive")
+    store = FolderStore(tmp_path / "store")
+    key = ArchiveKey("a" * 64, "b" * 64)
+    store.put(key, source)
+    assert (store.path(key).stat().st_mode & 0o777) == 0o640

@@ -43,7 +43,7 @@ import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from toolcache import keys
 from toolcache.envs import receipt as env_receipt
@@ -195,8 +195,13 @@ class Contents:
         return contents
 
 
+def is_sha256(value: object) -> TypeGuard[str]:
+    """A sha256 as toolcache writes one: 64 lowercase hex digits."""
+    return isinstance(value, str) and len(value) == 64 and set(value) <= _HEX
+
+
 def _hex64(value: object) -> str:
-    if not isinstance(value, str) or len(value) != 64 or not set(value) <= _HEX:
+    if not is_sha256(value):
         raise ValueError(f"hash {value!r}")
     return value
 

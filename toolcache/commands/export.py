@@ -60,17 +60,17 @@ def _export_one(
     path = env_path(cache_root, tool.selection.interpreter, tool.selection.resolution)
     if not path.is_dir():
         return Exported(name, key.name, "not-built", None)
+    if destination.read_only:
+        return Exported(name, key.name, "read-only", None)
     # An archive travels to other runners: every file must still be what its wheel said.
     reason = health.check(path, full=True)
     env = lookup(cache_root, tool.selection.interpreter, tool.selection.resolution)
     if reason is not None or env is None:
         raise ToolcacheError(
-            f"cannot export the environment of {name} ({tool.env_id}): it is "
-            f"{reason or 'not the one its receipt names'}; "
+            f"cannot export the environment of {name} ({tool.env_id}): "
+            f"{reason or 'it is not the one its receipt names'}; "
             "`toolcache verify --repair -m MANIFEST` rebuilds it"
         )
-    if destination.read_only:
-        return Exported(name, key.name, "read-only", None)
     say(f"packing the environment of {name} ({tool.env_id})")
     info = _interpreter_info(tool)
     scratch = destination.scratch_dir()

@@ -30,10 +30,10 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZES = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
-def parse_duration(text: str) -> float:
+def parse_duration(text: str, option: str = "--max-age") -> float:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text.lower())
     if not match:
-        raise ToolcacheError(f"--max-age: {text!r} is not a duration such as 12h, 30d or 2w")
+        raise ToolcacheError(f"{option}: {text!r} is not a duration such as 12h, 30d or 2w")
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 

@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from toolcache.commands.gc import parse_duration
-from toolcache.errors import ToolcacheError
 from toolcache.output import Output, human_size, table
 from toolcache.store import StoredArchive, open_store
 
@@ -72,12 +71,7 @@ def prune(
 ) -> int:
     """Remove the archives of the store ``spec`` written more than ``older_than`` ago
     (``30d``, ``12h``); with ``dry_run``, only say which."""
-    try:
-        age = parse_duration(older_than)
-    except ToolcacheError:
-        raise ToolcacheError(
-            f"--older-than: {older_than!r} is not a duration such as 12h, 30d or 2w"
-        ) from None
+    age = parse_duration(older_than, "--older-than")
     cutoff = (time.time() if now is None else now) - age
     store = open_store(spec, read_only=dry_run)
     try:

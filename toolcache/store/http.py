@@ -33,8 +33,6 @@ from toolcache.index import disk, urls
 from toolcache.store import ArchiveKey, Download, Store, StoredArchive, StoreError
 from toolcache.store.pointer import MAX_POINTER_SIZE, CheckedDownload, Pointer
 
-__all__ = ["MAX_POINTER_SIZE", "HttpStore", "Pointer"]
-
 _CHUNK = 1 << 20
 
 

@@ -85,8 +85,7 @@ class FolderStore(Store):
             os.close(fd)
             tmp = Path(name)
             try:
-                shutil.copyfile(archive, tmp)
-                tmp.chmod(0o644)
+                shutil.copyfile(archive, tmp)  # keeps tmp's mode: the umask's, as every file
                 tmp.replace(target)
             finally:
                 tmp.unlink(missing_ok=True)

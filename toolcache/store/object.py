@@ -45,10 +45,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from toolcache.archive.contents import SUFFIX, is_archive_name
+from toolcache.archive.contents import SUFFIX, is_archive_name, is_sha256
 from toolcache.index import disk
 from toolcache.store import ArchiveKey, Download, Store, StoredArchive, StoreError
-from toolcache.store.pointer import MAX_POINTER_SIZE, CheckedDownload, Pointer, is_sha256
+from toolcache.store.pointer import MAX_POINTER_SIZE, CheckedDownload, Pointer
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig

@@ -22,12 +22,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from toolcache.archive.contents import is_sha256
 from toolcache.errors import HashMismatch
 from toolcache.store import KEY_FORMAT, ArchiveKey, StoreError
 
 POINTER_FORMAT = 1
 MAX_POINTER_SIZE = 64 << 10
-_HEX = frozenset("0123456789abcdef")
 
 # Field numbers of build.bazel.remote.execution.v2 (remote_execution.proto).
 _ACTION_RESULT_OUTPUT_FILES = 2
@@ -36,10 +36,6 @@ _OUTPUT_FILE_DIGEST = 2
 _DIGEST_HASH = 1
 _DIGEST_SIZE = 2
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
-
-
-def is_sha256(text: object) -> bool:
-    return isinstance(text, str) and len(text) == 64 and set(text) <= _HEX
 
 
 def output_path(key: ArchiveKey) -> str:
