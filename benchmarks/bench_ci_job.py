@@ -158,7 +158,6 @@ class Runner:
         self.home = self.root / "home"
         self.workspace = self.root / "work" / "sample"
         self.venv = self.root / "venv"  # actions/setup-python's interpreter
-        self.venv_uv = self.root / "venv-uv"  # the second toolcache install, by uv
         self.temp = self.root / "temp"
         self.saved = root / "saved"
         self.setup_cache = root / "setup-pip-cache"  # upgrading the venvs' pip, untimed
@@ -204,9 +203,8 @@ class Runner:
             _quiet(cmd, self.env, cwd=self.workspace)
         pip = f"pip=={_host_pip()}"
         setup = {**self.env, "PIP_CACHE_DIR": str(self.setup_cache)}
-        for venv in (self.venv, self.venv_uv):
-            _quiet([sys.executable, "-m", "venv", str(venv)], self.env)
-            _quiet([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", pip], setup)
+        _quiet([sys.executable, "-m", "venv", str(self.venv)], self.env)
+        _quiet([str(self.venv / "bin" / "python"), "-m", "pip", "install", "-q", pip], setup)
 
     def timed(
         self, job: Job, step: str, cmd: list[str] | str, *, env: dict[str, str] | None = None

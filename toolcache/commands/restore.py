@@ -212,7 +212,7 @@ def restore(
         source.close()
     rows = [
         by_env[tool.env_id]
-        if by_env[tool.env_id].tool == tool.tool.name
+        if tool is by_first[tool.env_id]
         else dataclasses.replace(by_env[tool.env_id], tool=tool.tool.name, seconds=0.0)
         for tool in result.tools
     ]
@@ -233,8 +233,7 @@ def _ready_for_hits(
     records, so the job's next ``plan`` and each tool's first ``run`` take their fast paths."""
     from toolcache.commands.run import remember_hit
 
-    statuses = {row.tool: row.status for row in rows}
-    if "missing" in statuses.values():
+    if any(row.status == "missing" for row in rows):
         return  # a refused or absent archive leaves the cache as it was: no records either
     record(result, manifest_path, cache_root)
     found = {row.tool: row.found for row in rows}

@@ -144,7 +144,9 @@ class SdistBuilder:
         return paths.wheel_cache_dir(self.cache_root) / sha256[:2] / sha256 / _BUILT_METADATA
 
     def metadata(self, sdist: Path, sha256: str | None = None) -> bytes:
-        """METADATA of the sdist at ``sdist`` (whose sha256 is computed when not given)."""
+        """METADATA of the sdist at ``sdist`` (whose sha256 is computed when not given), or of
+        a local project folder (``sha256`` its content hash, ``toolcache.local``), built once
+        and kept under that hash."""
         if sha256 is None:
             sha256 = disk.sha256_file(sdist)
         cached = self.cached_path(sha256)
@@ -152,17 +154,6 @@ class SdistBuilder:
             with contextlib.suppress(OSError):
                 return cached.read_bytes()
             data = self._build(sdist)
-            atomic.write_bytes(cached, data)
-            return data
-
-    def directory_metadata(self, folder: Path, content_hash: str) -> bytes:
-        """METADATA of a local project folder whose sources hash to ``content_hash``
-        (``toolcache.local``), built from a copy of its sources and kept under that hash."""
-        cached = self.cached_path(content_hash)
-        with self._lock(content_hash):
-            with contextlib.suppress(OSError):
-                return cached.read_bytes()
-            data = self._build(folder)
             atomic.write_bytes(cached, data)
             return data
 

@@ -63,7 +63,7 @@ def local_candidates(requirements: Iterable[Requirement], builder: SdistBuilder)
         try:
             if path.is_dir():
                 digest = content_hash(path)
-                meta = parse_metadata(builder.directory_metadata(path, digest), str(path))
+                meta = parse_metadata(builder.metadata(path, digest), str(path))
                 file = _file(path, "directory", meta.version, digest, meta)
             else:
                 _, version, _, _ = parse_wheel_filename(path.name)
