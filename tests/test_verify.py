@@ -225,6 +225,7 @@ def test_gc_sweeps_what_killed_processes_left_after_an_hour(tmp_path: Path) -> N
     cache = Path(os.environ["TOOLCACHE_CACHE_DIR"])
     old = [
         cache / "envs" / "208dc560200976d0" / ".tmp-4cb22c88df60b2ef-abc",
+        cache / "envs" / "208dc560200976d0" / ".restore-4cb22c88df60b2ef-def",
         cache / "files-v1" / "unpacked" / "ab" / ".tmp-abababababababab-xyz",
     ]
     fresh = cache / "files-v1" / "unpacked" / "cd" / ".tmp-cdcdcdcdcdcdcdcd-new"
@@ -238,7 +239,7 @@ def test_gc_sweeps_what_killed_processes_left_after_an_hour(tmp_path: Path) -> N
         os.utime(path, (hour_ago, hour_ago))
     swept = _cli("gc", cwd=tmp_path)
     assert swept.returncode == 0, swept.stderr
-    assert "removed 3 leftovers of killed builds and downloads" in swept.stdout
-    assert [p.exists() for p in old] == [False, False]
+    assert "removed 4 leftovers of killed builds and downloads" in swept.stdout
+    assert [p.exists() for p in old] == [False, False, False]
     assert not download.exists()
     assert fresh.exists()

@@ -46,8 +46,11 @@ def _created_dirs(path: Path) -> list[Path]:
     return missing[::-1]
 
 
-def _clean_stale(parent: Path) -> None:
+def clean_stale(parent: Path) -> list[Path]:
+    """Remove what killed restores left in ``parent`` (an ``envs/<interp16>`` folder) over an
+    hour ago; return what was removed."""
     now = time.time()
+    removed: list[Path] = []
     with contextlib.suppress(OSError), os.scandir(parent) as entries:
         for entry in entries:
             if not entry.name.startswith(TMP_PREFIX):
@@ -55,6 +58,8 @@ def _clean_stale(parent: Path) -> None:
             with contextlib.suppress(OSError):
                 if now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
                     shutil.rmtree(entry.path, ignore_errors=True)
+                    removed.append(Path(entry.path))
+    return removed
 
 
 def restore_environment(
@@ -87,7 +92,7 @@ def restore_environment(
     anchor_times = anchor.stat()
     parent.mkdir(parents=True, exist_ok=True)
     if not created:
-        _clean_stale(parent)
+        clean_stale(parent)
     expected = Expected(
         interpreter_hash,
         resolution_hash,

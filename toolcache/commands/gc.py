@@ -92,11 +92,13 @@ def choose(
 
 def sweep_leftovers(cache_root: Path) -> list[Path]:
     """Temporaries of killed processes older than an hour, wherever the cache makes them:
-    environments and restores being made (``envs/*/.tmp-*``, unless their lock is held),
+    environments being built (``envs/*/.tmp-*``, unless their lock is held) and restored
+    (``envs/*/.restore-*``),
     unpacked wheels (``files-v1/unpacked/*/.tmp-*``), downloads (``files-v1/.download-*``)."""
     import contextlib
     import os
 
+    from toolcache.archive import restore
     from toolcache.envs import build, unpacked
 
     removed: list[Path] = []
@@ -105,6 +107,7 @@ def sweep_leftovers(cache_root: Path) -> list[Path]:
         for folder in envs.iterdir():
             if folder.is_dir():
                 removed.extend(build.clean_temporaries(folder))
+                removed.extend(restore.clean_stale(folder))
     base = paths.wheel_cache_dir(cache_root)
     with contextlib.suppress(OSError):
         for shard in (base / "unpacked").iterdir():
