@@ -70,6 +70,14 @@ def test_a_path_requirement_in_a_group_is_refused_at_its_line(tmp_path: Path) ->
     ]
 
 
+def test_a_group_listed_twice_under_two_spellings_is_reported(tmp_path: Path) -> None:
+    """Group names compare as PEP 735 says (dev_tools is dev-tools), as other lists do."""
+    found = problems(tmp_path, "  t:\n    from: mypy\n    with-groups: [typing, Typing]\n", GROUPS)
+    assert found == [
+        "<p>/tools.yaml:4: tool 't': 'with-groups': 'Typing' is listed twice (first as 'typing')"
+    ]
+
+
 def test_missing_pyproject_is_reported_at_the_key_that_asked(tmp_path: Path) -> None:
     found = problems(tmp_path, "  t:\n    from: mypy\n    with-project: true\n")
     assert found == ["<p>/tools.yaml:4: tool 't': no pyproject.toml at <p>/pyproject.toml"]

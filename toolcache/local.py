@@ -109,16 +109,14 @@ def copy_sources(folder: Path, dest: Path) -> None:
 
 def project_name(folder: Path) -> str | None:
     """``[project] name`` of ``folder``'s pyproject.toml, when it is written there."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+    from toolcache import project
+
     try:
-        data = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        data = project.read(folder / "pyproject.toml").data
+    except project.PyprojectError:
         return None
-    project = data.get("project")
-    name = project.get("name") if isinstance(project, dict) else None
+    table = data.get("project")
+    name = table.get("name") if isinstance(table, dict) else None
     return name if isinstance(name, str) and name else None
 
 

@@ -761,11 +761,14 @@ class _Parser:
 
         groups: list[tuple[str, yaml.Node]] = []
         if "with-groups" in fields:
-            groups = self.strings(fields["with-groups"][1], f"{where}: 'with-groups'")
-            groups = list({g.lower(): (g, n) for g, n in groups}.values())
+            what = f"{where}: 'with-groups'"
+            groups = self.distinct(self.strings(fields["with-groups"][1], what), what, _name)
         extras: list[tuple[str, yaml.Node]] | None = None
         if "with-project" in fields:
-            extras = self.with_project(fields["with-project"][1], f"{where}: 'with-project'")
+            what = f"{where}: 'with-project'"
+            extras = self.with_project(fields["with-project"][1], what)
+            if extras is not None:
+                extras = self.distinct(extras, what, _name)
         location = None
         if "project" in fields:
             location = self.string(fields["project"][1], f"{where}: 'project'")
@@ -1005,6 +1008,11 @@ class _Parser:
 def default_run(req: Requirement) -> tuple[str, ...]:
     """The console script named like the package, as ``uvx`` and ``pipx run`` assume."""
     return (canonicalize_name(req.name),)
+
+
+def _name(text: str) -> str:
+    """A group's or an extra's name as PEP 735 and PEP 685 compare them."""
+    return str(canonicalize_name(text))
 
 
 def parse_timestamp(value: str) -> datetime | None:
