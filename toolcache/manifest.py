@@ -52,6 +52,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from toolcache.errors import ManifestError, Problem, ToolcacheError
+from toolcache.paths import relative_posix
 from toolcache.project import ProjectInputs
 
 TOP_KEYS = (
@@ -550,13 +551,14 @@ class _Parser:
     def local_path(self, text: str) -> Path | None:
         """Where a local requirement points (``./plugin``, ``../x.whl``, ``name @ file://...``),
         relative to the manifest's folder; None for anything else."""
-        from urllib.parse import unquote, urlsplit
-
         if "@" in text and "file:" in text:
-            url = text.split("@", 1)[1].split(";", 1)[0].strip()
-            if url.startswith("file:"):
-                return Path(self.path).parent / unquote(urlsplit(url).path)
-            return None
+            from toolcache.local import local_path
+
+            try:
+                found = local_path(Requirement(text))
+            except InvalidRequirement:
+                return None  # reported as an invalid requirement
+            return None if found is None else Path(self.path).parent / found
         if (
             text.startswith(("./", "../", "/", ".\\", "..\\"))
             or text in (".", "..")
@@ -783,10 +785,7 @@ class _Parser:
         folder = Path(self.path).parent
         path = pyproject_.locate(folder, location)
         shown = str(path)
-        try:
-            recorded = Path(os.path.relpath(path, folder)).as_posix()
-        except ValueError:  # another drive on Windows
-            recorded = path.as_posix()
+        recorded = relative_posix(path, folder)
 
         def report(exc: pyproject_.PyprojectError) -> None:
             """At the pyproject's line when it has one, else at the manifest's key."""

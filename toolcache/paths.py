@@ -62,6 +62,16 @@ def archives_dir(root: Path) -> Path:
     return root / "archives"
 
 
+def relative_posix(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` in POSIX form, as locks and their inputs record paths
+    (absolute when on another drive)."""
+    try:
+        relative = os.path.relpath(os.path.realpath(path), os.path.realpath(base))
+    except ValueError:  # another drive on Windows
+        relative = os.fspath(path)
+    return relative.replace(os.sep, "/")
+
+
 def absolute_python(python: str | None) -> str | None:
     """A ``--python`` that is a path, made absolute and normal (relative to the working
     directory, never to the manifest's folder); a version request as it is. The one form the

@@ -13,7 +13,6 @@ resolutions give the same file from any machine. Files are written atomically.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from toolcache import atomic, keys
+from toolcache import atomic, keys, paths
 from toolcache.errors import LockError, ToolcacheError
 from toolcache.index.models import IndexSettings
 from toolcache.lockfile.markers import marker_for, requires_python
@@ -88,24 +87,16 @@ def canonical_requirement(req: Requirement) -> str:
     return out
 
 
-def _relative(path: Path, base: Path) -> str:
-    """``path`` relative to ``base`` in POSIX form (absolute when on another drive)."""
-    try:
-        return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
-    except ValueError:  # another drive on Windows
-        return path.as_posix()
-
-
 def settings_view(settings: IndexSettings, base: Path) -> dict[str, Any]:
     """Index settings as recorded: credentials redacted, local paths relative to ``base``."""
     from toolcache.index import urls
 
     def local(link: str) -> str:
         if urls.is_file_url(link):
-            return _relative(urls.file_url_to_path(link), base)
+            return paths.relative_posix(urls.file_url_to_path(link), base)
         if "://" in link:
             return urls.redact(link)
-        return _relative(Path(link), base)
+        return paths.relative_posix(Path(link), base)
 
     return {
         "index-url": urls.redact(settings.index_url),
@@ -149,7 +140,7 @@ def lock_inputs(
             local.append(
                 {
                     "name": canonicalize_name(req.name),
-                    "path": _relative(path, base or Path.cwd()),
+                    "path": paths.relative_posix(path, base or Path.cwd()),
                     "content-hash" if kind == "directory" else "sha256": _fingerprint(path),
                 }
             )
@@ -206,7 +197,7 @@ def _file_entry(f: DistFile, lock_dir: Path) -> tuple[dict[str, Any], str | None
         entry["upload-time"] = f.upload_time
     index = None
     if urls.is_file_url(f.url):
-        entry["path"] = _relative(urls.file_url_to_path(f.url), lock_dir)
+        entry["path"] = paths.relative_posix(urls.file_url_to_path(f.url), lock_dir)
     else:
         index = urls.redact(f.index)
         entry["url"] = urls.redact(f.url)
@@ -257,7 +248,10 @@ def render(
             f = entry.files[filename]
             if f.kind == "directory":  # a local project folder: built when installed
                 path = urls.file_url_to_path(f.url)
-                table["directory"] = {"path": _relative(path, lock_dir), "editable": False}
+                table["directory"] = {
+                    "path": paths.relative_posix(path, lock_dir),
+                    "editable": False,
+                }
                 table["tool"] = {"toolcache": {"content-hash": f.sha256}}
                 continue
             file_table, index = _file_entry(f, lock_dir)
