@@ -1,9 +1,10 @@
-"""The console script, and the cache-hit paths of ``run`` and ``plan``.
+"""The console script, and the fast paths of ``run``, ``plan`` and ``restore``.
 
 Standard library and toolcache's small modules only. When the ``_hit`` record of a tool is
 valid (manifest, lock, interpreters, environment and settings unchanged), ``run`` starts the
 tool importing nothing but ``os``, ``sys`` and ``zlib``; when the ``stamp`` record of the
-manifest is valid, ``plan`` prints without importing Typer, PyYAML, packaging or httpx.
+manifest is valid, ``plan`` prints without importing Typer, PyYAML, packaging or httpx, and
+``restore`` restores from the archives folder (``commands.restore_fast``).
 Anything else, an option this parser does not know included, goes to the full CLI, which does
 the same job the long way and records the result for next time.
 """
@@ -24,6 +25,14 @@ PLAN_VALUED = {
     "-t": "tool",
     "--format": "format",
     "--key-suffix": "key_suffix",
+}
+RESTORE_FLAGS = {*RUN_FLAGS, "--no-build"}
+RESTORE_VALUED = {
+    **VALUED,
+    "--tool": "tool",
+    "-t": "tool",
+    "--format": "format",
+    "--from": "from",
 }
 
 
@@ -153,10 +162,38 @@ def fast_plan(args: list[str]) -> int | None:
     return 0
 
 
+def fast_restore(args: list[str]) -> int | None:
+    """Restore from the archives folder with the record ``plan`` left; None to take the long
+    way (``commands.restore_fast``)."""
+    from pathlib import Path
+
+    from toolcache.commands import restore_fast
+    from toolcache.output import Output
+
+    values, flags, _ = _parse(args, RESTORE_FLAGS, RESTORE_VALUED, positional=False)
+    output_format = values.get("format", ["text"])[-1]
+    if output_format not in ("text", "json", "github") or os.environ.get("TOOLCACHE_STORE"):
+        return None
+    if {"--locked", "--frozen"} <= flags:
+        return None  # the full command says why not
+    from_ = values.get("from", [None])[-1]
+    return restore_fast.restore(
+        Path(_manifest(values)),
+        values.get("tool", []),
+        cache_root=Path(_cache_root(values)),
+        from_=Path(os.path.abspath(from_)) if from_ is not None else None,
+        output_format=output_format,
+        output=Output(quiet="-q" in flags or "--quiet" in flags),
+    )
+
+
+FAST = {"run": fast_run, "plan": fast_plan, "restore": fast_restore}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if os.environ.get("TOOLCACHE_NO_FAST_PATH") != "1" and args[:1] in (["run"], ["plan"]):
-        fast = fast_run if args[0] == "run" else fast_plan
+    if os.environ.get("TOOLCACHE_NO_FAST_PATH") != "1" and args[:1] and args[0] in FAST:
+        fast = FAST[args[0]]
         try:
             code = fast(args[1:])
         except _Unsupported:

@@ -31,7 +31,7 @@ from typing import Any
 
 from toolcache import _hit, atomic
 
-FORMAT = 2
+FORMAT = 3
 
 
 def _sha256_file(path: Path) -> str | None:
@@ -88,9 +88,11 @@ def tool_entry(
     document: Mapping[str, Any],
     env_id: str,
     read: tuple[Path, ...] = (),
+    restore: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A tool's record: ``document`` is its entry in ``plan``'s JSON document; ``read`` the
-    files besides the manifest and the lock that its plan was made from."""
+    files besides the manifest and the lock that its plan was made from; ``restore`` what
+    ``restore``'s fast path needs besides (``commands.restore_fast.entry``)."""
     return {
         "lock": str(lock),
         "lock-sha256": _sha256_file(lock),
@@ -99,6 +101,7 @@ def tool_entry(
         "executable-identity": _hit.identity(executable),
         "env-id": env_id,
         "document": dict(document),
+        "restore": dict(restore or {}),
     }
 
 

@@ -119,6 +119,7 @@ def make_plan(
 
 def record(plan: Plan, manifest_path: Path, cache_root: Path) -> None:
     """Remember this plan so the next ``plan`` can skip the work (see ``stamp``)."""
+    from toolcache.commands.restore_fast import entry as restore_entry
     from toolcache.commands.run import watched
 
     if any(t.choice.executable is None for t in plan.tools):
@@ -133,6 +134,7 @@ def record(plan: Plan, manifest_path: Path, cache_root: Path) -> None:
             document=doc,
             env_id=t.env_id,
             read=tuple(watched(t.tool)),  # its pyproject, its local requirements' files
+            restore=restore_entry(t),
         )
     stamp.save(cache_root, manifest_path, os.environ, entries, plan.all_tools, key=plan.key)
 
