@@ -4,6 +4,7 @@ outside the temporary folder, and the cache is left exactly as it was."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 import os
@@ -120,6 +121,24 @@ def config_as_symlink(receipt: Receipt, members: Members) -> tuple[Receipt, Memb
     return receipt, members
 
 
+def file_list_disagrees(receipt: Receipt, members: Members) -> tuple[Receipt, Members]:
+    # The archive is consistent with its receipt, but the environment's own file list (its
+    # wheels' RECORD hashes) vouches for other bytes for one file.
+    i = next(i for i, (m, _) in enumerate(members) if m.name == "toolcache-files.json")
+    info, data = members[i]
+    listing = json.loads(data)
+    first = next(path for path in sorted(listing["files"]) if path.endswith(".py"))
+    listing["files"][first][0] = "A" * 43
+    data = json.dumps(listing).encode()
+    new = copy.copy(info)
+    new.size = len(data)
+    members[i] = (new, data)
+    for entry in receipt["entries"]:
+        if entry["path"] == "toolcache-files.json":
+            entry.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return receipt, members
+
+
 CASES: dict[str, tuple[Callable[[Receipt, Members], tuple[Receipt, Members]], str]] = {
     "absolute path": (with_extra(listed("/tmp/evil"), member("/tmp/evil")), "is absolute"),
     "dot-dot": (with_extra(listed("../../evil"), member("../../evil")), "contains '..'"),
@@ -134,6 +153,7 @@ CASES: dict[str, tuple[Callable[[Receipt, Members], tuple[Receipt, Members]], st
     "character device": (device(tarfile.CHRTYPE), "device or FIFO"),
     "block device": (device(tarfile.BLKTYPE), "device or FIFO"),
     "file content changed": (tamper_content, "sha256 mismatch"),
+    "file list vouching for other bytes": (file_list_disagrees, "its sha256 differs"),
     "file larger than listed": (size_lie, "is not what its receipt lists"),
     "unlisted member": (unlisted, "not listed in its receipt"),
     "other interpreter": (other_interpreter, "made for interpreter 0000000000000000"),

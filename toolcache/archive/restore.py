@@ -2,7 +2,9 @@
 
 1. Extract into ``envs/<interp16>/.restore-<res16>-<random>``, beside the target, checking
    everything (``unpack``) and the download's own sha256 when the store gave one.
-2. Relocate it to the local interpreter (``toolcache.relocate``) and health-check it.
+2. Relocate it to the local interpreter (``toolcache.relocate``) and health-check it: the base
+   interpreter, and the environment's file list against the receipt's entries, sha256s
+   included (each file was checked against its entry as it was written: no second walk).
 3. Take the environment's lock (the one builds take), look again, and publish with a rename.
 
 Extraction happens before the lock is taken, so a refused archive never creates a lock file:
@@ -25,9 +27,9 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from toolcache import atomic, mutex
-from toolcache.archive.contents import ArchiveError, package_rows
+from toolcache.archive.contents import ArchiveError, Contents, package_rows
 from toolcache.archive.unpack import Expected, Readable, unpack
-from toolcache.envs import health
+from toolcache.envs import files, health
 from toolcache.envs.store import Environment, env_path, lookup
 from toolcache.relocate import RelocationError, relocate
 
@@ -60,6 +62,19 @@ def clean_stale(parent: Path) -> list[Path]:
                     shutil.rmtree(entry.path, ignore_errors=True)
                     removed.append(Path(entry.path))
     return removed
+
+
+def _listing_problem(env_dir: Path, contents: Contents) -> str | None:
+    """What ``files.check(full=True)`` would find wrong with the environment just extracted
+    and relocated, known from the receipt's entries (each file was checked against its sha256
+    as it was written) instead of walking and reading the folder again."""
+    present = (
+        (e.path, e.type == "file", e.type in ("symlink", "interpreter"), e.size, e.sha256)
+        for e in contents.entries
+        if e.type != "dir"
+    )
+    problems = files.check_listing(files.read(env_dir), present)
+    return files.describe(problems) if problems else None
 
 
 def restore_environment(
@@ -115,7 +130,7 @@ def restore_environment(
             packages is not None and package_rows(made.packages) != expected.packages
         ):
             raise ArchiveError(archive, "its environment's receipt does not match its own")
-        reason = health.check_receipt(tmp, made)
+        reason = health.check_base(tmp, made) or _listing_problem(tmp, contents)
         if reason is not None:
             raise ArchiveError(archive, f"the restored environment is unusable: {reason}")
         tmp.chmod(0o755)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from toolcache import atomic
@@ -29,6 +29,7 @@ _ROOT_OWN = frozenset(
     {"pyvenv.cfg", "lib64", "toolcache-receipt.json", "toolcache-last-used", FILENAME}
 )
 _CHUNK = 1 << 20
+_BIN = "Scripts" if os.name == "nt" else "bin"
 
 
 def write(env_dir: Path, placed: Iterable[tuple[str, str, int]]) -> None:
@@ -60,7 +61,7 @@ def _bytecode(relative: str) -> bool:
     return "__pycache__" in relative.split("/") or relative.endswith((".pyc", ".pyo"))
 
 
-def _own(relative: str, st: os.stat_result, bin_name: str) -> bool:
+def _own(relative: str, is_link: bool, bin_name: str) -> bool:
     """Files the list does not vouch for (see the module docstring). The interpreter links
     are the symlinks in ``bin`` named ``python*``, ``pypy*`` or ``𝜋thon`` (3.14's venv makes
     it); a wheel installs no symlinks, so any other one there is reported as added."""
@@ -70,7 +71,7 @@ def _own(relative: str, st: os.stat_result, bin_name: str) -> bool:
     return (
         len(parts) == 2
         and parts[0] == bin_name
-        and stat.S_ISLNK(st.st_mode)
+        and is_link
         and (parts[1].startswith(("python", "pypy")) or parts[1] == "\U0001d70bthon")
     )
 
@@ -105,22 +106,72 @@ def check(env_dir: Path, *, full: bool = False, limit: int = 5) -> list[str]:
     listed = read(env_dir)
     if listed is None:
         return [f"it has no file list ({FILENAME}): built by an older toolcache"]
-    bin_name = "Scripts" if os.name == "nt" else "bin"
     problems: list[str] = []
     seen: set[str] = set()
     for relative, st in _walk(env_dir):
-        if _own(relative, st, bin_name):
+        if _own(relative, stat.S_ISLNK(st.st_mode), _BIN):
+            continue
+        seen.add(relative)
+        problem = _differs(relative, listed.get(relative), stat.S_ISREG(st.st_mode), st.st_size)
+        if (
+            problem is None
+            and full
+            and file_record_digest(env_dir / relative) != listed[relative][0]
+        ):
+            problem = f"{relative} was changed (its sha256 differs)"
+        if problem is not None:
+            problems.append(problem)
+    return _limited(problems, listed, seen, limit)
+
+
+def check_listing(
+    listed: Mapping[str, tuple[str, int]] | None,
+    present: Iterable[tuple[str, bool, bool, int, str]],
+    *,
+    limit: int = 5,
+) -> list[str]:
+    """``check`` with ``full`` of a listing known without looking at the disk: ``present``
+    gives each non-folder's relative path, whether it is a regular file, a symlink, its size
+    and its sha256 in hex ("" when not known). A restore checks what it has just written."""
+    if listed is None:
+        return [f"it has no file list ({FILENAME}): built by an older toolcache"]
+    problems: list[str] = []
+    seen: set[str] = set()
+    for relative, regular, is_link, size, sha256 in present:
+        if _own(relative, is_link, _BIN):
             continue
         seen.add(relative)
         expected = listed.get(relative)
-        if expected is None:
-            problems.append(f"{relative} was added")
-        elif not stat.S_ISREG(st.st_mode):
-            problems.append(f"{relative} is not a regular file")
-        elif st.st_size != expected[1]:
-            problems.append(f"{relative} was changed (size {st.st_size}, not {expected[1]})")
-        elif full and file_record_digest(env_dir / relative) != expected[0]:
-            problems.append(f"{relative} was changed (its sha256 differs)")
+        problem = _differs(relative, expected, regular, size)
+        if problem is None and expected is not None and _record_digest(sha256) != expected[0]:
+            problem = f"{relative} was changed (its sha256 differs)"
+        if problem is not None:
+            problems.append(problem)
+    return _limited(problems, listed, seen, limit)
+
+
+def _record_digest(sha256_hex: str) -> str:
+    """A hex sha256 as ``RECORD`` and the list write it: urlsafe base64, unpadded."""
+    import base64
+
+    return base64.urlsafe_b64encode(bytes.fromhex(sha256_hex)).decode("ascii").rstrip("=")
+
+
+def _differs(
+    relative: str, expected: tuple[str, int] | None, regular: bool, size: int
+) -> str | None:
+    if expected is None:
+        return f"{relative} was added"
+    if not regular:
+        return f"{relative} is not a regular file"
+    if size != expected[1]:
+        return f"{relative} was changed (size {size}, not {expected[1]})"
+    return None
+
+
+def _limited(
+    problems: list[str], listed: Mapping[str, tuple[str, int]], seen: set[str], limit: int
+) -> list[str]:
     problems.extend(f"{relative} is missing" for relative in sorted(set(listed) - seen))
     if len(problems) > limit:
         problems = [*problems[:limit], f"and {len(problems) - limit} more"]

@@ -41,6 +41,18 @@ def pyvenv_home(env_dir: Path) -> str | None:
 
 def check_receipt(env_dir: Path, receipt: receipt_mod.Receipt) -> str | None:
     """The checks that need the receipt already read (see ``check``)."""
+    reason = check_base(env_dir, receipt)
+    if reason is not None:
+        return reason
+    from toolcache.envs import files
+
+    problems = files.check(env_dir)
+    return files.describe(problems) if problems else None
+
+
+def check_base(env_dir: Path, receipt: receipt_mod.Receipt) -> str | None:
+    """``check_receipt`` but the files: ``pyvenv.cfg``'s home, the base interpreter and the
+    environment's ``python`` (a restore checks the files it wrote without a walk)."""
     home = pyvenv_home(env_dir)
     if home is None:
         return "its pyvenv.cfg is missing or has no home"
@@ -51,10 +63,7 @@ def check_receipt(env_dir: Path, receipt: receipt_mod.Receipt) -> str | None:
         return changed
     if not python_of(env_dir).exists():  # follows the link: a dangling one is missing
         return f"{python_of(env_dir)} is missing"
-    from toolcache.envs import files
-
-    problems = files.check(env_dir)
-    return files.describe(problems) if problems else None
+    return None
 
 
 def check(env_path: Path, *, full: bool = False) -> str | None:
