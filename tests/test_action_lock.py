@@ -24,6 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "action" / "requirements.txt"
 PINNED = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+)\s*(?:;\s*(?P<marker>[^\\]+))?")
 
+#: What the action's environment leaves out (``--no-emit-package``): rich draws toolcache's
+#: live progress, which needs a terminal, and Typer's pretty tracebacks, which toolcache turns
+#: off; a CI step has neither, and these are half the environment's files.
+LEFT_OUT = {"rich", "pygments", "markdown-it-py", "mdurl"}
+
 # toolcache runs on CPython 3.10+ on the default lock platforms.
 TARGETS = [
     targets.LockTarget("cpython", python, platform)
@@ -72,12 +77,47 @@ def test_the_lock_holds_what_pyproject_asks_for(target: targets.LockTarget) -> N
     for requirement in wanted:
         if requirement.marker is not None and not requirement.marker.evaluate(environment):
             continue
+        if canonicalize_name(requirement.name) in LEFT_OUT:
+            assert canonicalize_name(requirement.name) not in chosen
+            continue
         versions = chosen.get(canonicalize_name(requirement.name), [])
         assert len(versions) == 1, f"{requirement}: the lock has {versions} for {target.name}"
         assert requirement.specifier.contains(versions[0], prereleases=True), (
             f"{requirement}: the lock pins {versions[0]} for {target.name}; "
             "run the command in action/README.md"
         )
+
+
+def test_what_the_action_leaves_out_is_only_what_a_ci_step_never_loads() -> None:
+    pinned = {name for name, _version, _marker, _hashes in pins()}
+    assert not pinned & LEFT_OUT
+    header = LOCK.read_text(encoding="utf-8").splitlines()[1]
+    assert sorted(re.findall(r"--no-emit-package (\S+)", header)) == sorted(LEFT_OUT)
+    # Without rich, toolcache's output never starts a live display (it would import rich).
+    code = (
+        "import sys, builtins\n"
+        "real = builtins.__import__\n"
+        "def guard(name, *a, **k):\n"
+        "    if name.split('.')[0] in ('rich', 'pygments'): raise ImportError(name)\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = guard\n"
+        "import importlib.util\n"
+        "importlib.util.find_spec = lambda name, *a: None if name == 'rich' else 1\n"
+        "from toolcache import output\n"
+        "class Tty:\n"
+        "    def isatty(self): return True\n"
+        "    def write(self, s): sys.stdout.write(s)\n"
+        "    def flush(self): pass\n"
+        "out = output.Output(err=Tty())\n"
+        "assert not out.live, 'a live display without rich'\n"
+        "out.progress('step')\n"
+    )
+    env = {"TERM": "xterm", "TOOLCACHE_PROGRESS": "1", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "toolcache: step\n"
 
 
 def test_the_cloud_lock_holds_the_cloud_extra() -> None:

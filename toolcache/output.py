@@ -45,8 +45,13 @@ def progress_wanted(stream: TextIO) -> bool:
 
 
 def live_wanted(stream: TextIO) -> bool:
-    """A live display needs a terminal that can move its cursor."""
-    return _is_terminal(stream) and os.environ.get("TERM", "") not in ("dumb", "unknown")
+    """A live display needs a terminal that can move its cursor, and rich to draw it (the
+    action's environment, which never has a terminal, leaves rich out)."""
+    if not _is_terminal(stream) or os.environ.get("TERM", "") in ("dumb", "unknown"):
+        return False
+    import importlib.util
+
+    return importlib.util.find_spec("rich") is not None
 
 
 def stop_display() -> None:
