@@ -11,7 +11,8 @@ the same files:
 - restore: ``restore_environment`` into a fresh cache root (verify every member against the
   receipt, extract beside the target, relocate, health-check, publish), in this process and
   as a fresh ``python -c`` process (imports included); and ``toolcache restore --from`` as a
-  CI job runs it, after a ``toolcache plan`` (not timed) on the same empty cache root;
+  CI job runs it, after a ``toolcache plan`` (not timed) on the same empty cache root (fresh
+  processes run from toolcache's environment as the action installs it, ``bootstrap.py``);
 - ``tar -cf - . | zstd -3`` and ``zstd -dc | tar -x`` of the environment folder;
 - ``uv venv`` + ``uv pip install -r pylock.toml`` of the same lock from a warm uv cache
   (``UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1``).
@@ -131,7 +132,18 @@ def tree_stats(folder: Path) -> tuple[int, int]:
     return files, size
 
 
-def cli_restore(work: Path, archive: Path, lock: Selection, scratch: Path, runs: int) -> float:
+def own_environment(work: Path) -> Path:
+    """toolcache installed as the action installs it (``action/bootstrap.py install``): the
+    fresh processes run from there, as on a runner, not from this machine's interpreter (whose
+    site-packages may hold ``.pth`` files that cost more than the whole restore)."""
+    own = work / "toolcache-env"
+    run([sys.executable, str(REPO / "action" / "bootstrap.py"), "install", str(own)])
+    return own
+
+
+def cli_restore(
+    own: Path, work: Path, archive: Path, lock: Selection, scratch: Path, runs: int
+) -> float:
     """The median seconds of ``toolcache restore --from FOLDER`` as a CI job runs it: a fresh
     process on an empty cache root where ``toolcache plan`` (not timed) ran first."""
     folder = work / "cli-archives"
@@ -141,8 +153,8 @@ def cli_restore(work: Path, archive: Path, lock: Selection, scratch: Path, runs:
 
     def cli(dest: Path, *args: str) -> str:
         return run(
-            [sys.executable, "-m", "toolcache", *args, "-m", str(manifest), "-q"],
-            env={"TOOLCACHE_CACHE_DIR": str(dest), "PYTHONPATH": str(REPO)},
+            [str(own / "path" / "toolcache"), *args, "-m", str(manifest), "-q"],
+            env={"TOOLCACHE_CACHE_DIR": str(dest)},
         )
 
     times = []
@@ -177,6 +189,7 @@ def main() -> int:
         lock, env = make_env(work, cache)
         files, raw_size = tree_stats(env.path)
         print(f"environment: {len(lock.packages)} packages, {files} files, {raw_size / 1e6:.1f} MB")
+        own = own_environment(work)
         info = {"implementation": "cpython", "version": sys.version.split()[0], "platform": "?"}
         archives = work / "archives"
         archives.mkdir()
@@ -219,7 +232,7 @@ def main() -> int:
         def fresh_process(dest: Path) -> None:
             out = run(
                 [
-                    sys.executable,
+                    str(own / "bin" / "python"),
                     "-c",
                     _RESTORE,
                     str(dest),
@@ -228,12 +241,12 @@ def main() -> int:
                     lock.resolution,
                     sys.executable,
                 ],
-                env={"PYTHONPATH": str(REPO)},
             )
             float(json.loads(out))
 
         process_s = timed(fresh_process, scratch, runs)
-        cli_s = cli_restore(work, ours, lock, scratch, runs)
+        cli_s = cli_restore(own, work, ours, lock, scratch, runs)
+        start_s = timed(lambda d: run([str(own / "bin" / "python"), "-c", "pass"]), scratch, runs)
 
         def tar_zstd(options: str, out: Path) -> None:
             run(["sh", "-c", f"tar -C '{env.path}' -cf - . | zstd {options} -q -o '{out}'"])
@@ -277,6 +290,7 @@ def main() -> int:
             ("toolcache restore (in process)", restore_s, None),
             ("toolcache restore (fresh process)", process_s, None),
             ("toolcache plan; toolcache restore", cli_s, None),
+            ("  (python -c pass there)", start_s, None),
             ("zstd -dc | tar -x", untar_s, None),
             ("uv venv + uv pip install (warm)", uv_s, None),
         ]
