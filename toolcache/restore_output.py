@@ -5,6 +5,7 @@ or GitHub step outputs and a step summary. Standard library only: the fast path 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 from toolcache import plan_output
 from toolcache.envs import store as env_store
-from toolcache.output import table
+from toolcache.output import Output, table
 
 JSON_VERSION = 1
 STATUSES = ("hit", "restored", "built", "missing")
@@ -74,3 +75,13 @@ def write_github(rows: list[Restored], environ: Mapping[str, str]) -> None:
         summary = ["### toolcache restore\n\n", "| tool | status | time |\n", "|---|---|---|\n"]
         summary += [f"| {r.tool} | {r.status} | {r.seconds:.2f}s |\n" for r in rows]
         plan_output.append_github_file("GITHUB_STEP_SUMMARY", environ, "".join(summary))
+
+
+def emit(rows: list[Restored], output_format: str, output: Output) -> None:
+    """Print the rows as ``output_format`` asks (``github`` also writes the step outputs)."""
+    if output_format == "json":
+        output.result(json.dumps(document(rows), indent=2))
+        return
+    if output_format == "github":
+        write_github(rows, os.environ)
+    output.result(render_text(rows))

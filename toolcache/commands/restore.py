@@ -11,8 +11,6 @@ leaves the cache as it was. Output: text, versioned JSON, or GitHub step outputs
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +22,7 @@ from toolcache.errors import HashMismatch, ToolcacheError
 from toolcache.lockfile.planning import LockedTool, LockMode
 from toolcache.output import Output
 from toolcache.relocate import RelocationError
-from toolcache.restore_output import Restored, document, render_text, write_github
+from toolcache.restore_output import Restored, emit
 from toolcache.store import ArchiveKey, Store, StoreError, store_or_folder
 
 RESTORE_WORKERS = 4
@@ -199,12 +197,7 @@ def restore(
         for tool in result.tools
     ]
     _ready_for_hits(result, rows, manifest_path, cache_root)
-    if output_format == "json":
-        output.result(json.dumps(document(rows), indent=2))
-    else:
-        if output_format == "github":
-            write_github(rows, os.environ)
-        output.result(render_text(rows))
+    emit(rows, output_format, output)
     return 0
 
 

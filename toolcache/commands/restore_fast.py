@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from toolcache import _hit, paths, stamp
 from toolcache.envs import store as env_store
 from toolcache.output import Output
-from toolcache.restore_output import Restored, document, render_text, write_github
+from toolcache.restore_output import Restored, emit
 
 if TYPE_CHECKING:
     from toolcache.lockfile.planning import LockedTool
@@ -182,12 +182,5 @@ def restore(
         assert row.found is not None
         _remember_hit(name, found, row.found, manifest_path, cache_root)
         out.append(row)
-    if output_format == "json":
-        import json
-
-        output.result(json.dumps(document(out), indent=2))
-    else:
-        if output_format == "github":
-            write_github(out, os.environ)
-        output.result(render_text(out))
+    emit(out, output_format, output)
     return 0
