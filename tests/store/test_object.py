@@ -373,3 +373,19 @@ def test_error_summaries_keep_no_secret(monkeypatch: pytest.MonkeyPatch) -> None
         "Error performing GET https://acct.blob.core.windows.net/c/x in 3ms - Server returned "
         "non-2xx status code: 403 Forbidden"
     )
+
+
+def test_a_missing_bucket_on_restore_is_said_not_taken_for_a_miss(
+    built: Runner, s3: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 (moto): a misspelled bucket is reported (once per tool, as a warning), then the tool
+    is built; an existing but empty bucket is a plain miss, without a word."""
+    b, copied = runner_b(built, monkeypatch)
+    assert b.restore(copied, store="s3://no-such-bucket-here/fleet", no_build=True) == 0
+    assert status(b)["status"] == "missing"
+    warning = b.err.getvalue()
+    assert "the bucket does not exist" in warning and "no-such-bucket-here" in warning, warning
+
+    assert b.restore(copied, store=s3.url, no_build=True) == 0
+    assert status(b)["status"] == "missing"
+    assert "warning" not in b.err.getvalue()

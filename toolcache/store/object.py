@@ -38,6 +38,7 @@ import contextlib
 import os
 import re
 import sys
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -160,6 +161,9 @@ class ObjectStore(Store):
         self._obstore = obstore
         self._errors = obstore.exceptions
         self._client: Client = self._connect(obstore.store)
+        self._bucket_checked = threading.Lock()
+        self._bucket_missing: StoreError | None = None
+        self._bucket_seen = False
 
     @property
     def description(self) -> str:
@@ -300,7 +304,28 @@ class ObjectStore(Store):
     def pointer(self, key: ArchiveKey) -> Pointer | None:
         """The pointer of ``key``; None when absent or unusable."""
         data = self._get_small(self._pointer_path(key))
-        return None if data is None else Pointer.from_json(data, key)
+        if data is None:
+            self._check_bucket()
+            return None
+        return Pointer.from_json(data, key)
+
+    def _check_bucket(self) -> None:
+        """Raise ``StoreError`` when the bucket (or container) does not exist: a reader's
+        missing object reads the same as a missing bucket, and a misspelled store name must not
+        pass for a store that is merely empty. One listing of at most one object, once."""
+        with self._bucket_checked:
+            if not self._bucket_seen:
+                self._bucket_seen = True
+                try:
+                    stream = self._obstore.list(self._client, "ac/", chunk_size=1)
+                    next(iter(stream), None)
+                except (self._errors.BaseError, OSError) as exc:
+                    # Only a missing bucket is an answer: a reader allowed to get objects
+                    # but not to list them has a store that is fine.
+                    if isinstance(exc, FileNotFoundError) or "status code: 404" in str(exc):
+                        self._bucket_missing = self._failure(exc, "LIST", "ac/")
+            if self._bucket_missing is not None:
+                raise self._bucket_missing
 
     def _has_blob(self, pointer: Pointer) -> bool:
         return self._head(self._blob_path(pointer.sha256)) == pointer.size
