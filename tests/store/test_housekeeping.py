@@ -100,3 +100,42 @@ def test_s3_ls_and_prune(
     assert "would remove 1 archives" in said.getvalue() and len(objects(s3)) == 2
     assert prune(s3.url, older_than="30d", dry_run=False, output=quiet, now=later) == 0
     assert objects(s3) == {}
+
+
+def test_s3_prune_removes_old_blobs_no_pointer_names(
+    tmp_path: Path,
+    local_index: LocalIndex,
+    monkeypatch: pytest.MonkeyPatch,
+    s3: Bucket,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """S3 (moto): an archive uploaded whose pointer was never written (an export killed
+    between the two) is removed by prune once old, and never while young or pointed at."""
+    import hashlib
+
+    import obstore
+
+    from toolcache.store.object import ObjectStore
+
+    a, manifest = built_runner(tmp_path, local_index, monkeypatch)
+    assert a.export(manifest, store=s3.url) == 0
+    (pointed,) = [p for p in objects(s3) if p.startswith("cas/")]
+    orphan = b"an archive whose pointer never came"
+    orphan_path = f"cas/{hashlib.sha256(orphan).hexdigest()}"
+    store = ObjectStore(s3.url)
+    obstore.put(store._client, orphan_path, orphan)
+    assert [b.name for b in store.leftovers()] == [orphan_path]  # not the blob pointed at
+
+    code, out, _ = cli(["store", "prune", "--store", s3.url], capsys)
+    assert code == 0 and "leftover" not in out  # young: maybe an upload whose pointer is next
+    assert orphan_path in objects(s3)
+
+    said = io.StringIO()
+    quiet = Output(quiet=True, out=said, err=io.StringIO())
+    later = time.time() + 31 * 86400
+    assert prune(s3.url, older_than="30d", dry_run=True, output=quiet, now=later) == 0
+    assert "would remove 1 leftover archive blobs" in said.getvalue()
+    assert orphan_path in said.getvalue() and orphan_path in objects(s3)
+    assert prune(s3.url, older_than="30d", dry_run=False, output=quiet, now=later) == 0
+    assert orphan_path not in objects(s3) and pointed not in objects(s3)
+    assert not objects(s3)  # the archive, as old, went too: pointer and blob

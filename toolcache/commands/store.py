@@ -2,7 +2,9 @@
 away what was written long ago.
 
 Folders and object stores (``s3://``, ``gs://``, ``az://``) can be listed; an HTTP cache in
-Bazel's layout cannot (the protocol has no listing) and evicts by its own size limit. An
+Bazel's layout cannot (the protocol has no listing) and evicts by its own size limit. In an
+object store, ``prune`` also removes old archive blobs that no pointer names (an upload whose
+pointer was never written, an export that lost a race and could not delete). An
 archive's age is the time it was written: stores record no reads, so an archive still in use
 is pruned once it is old enough, and the next export that builds its environment writes it
 again (a miss costs one build, never a wrong environment).
@@ -81,14 +83,23 @@ def prune(
             if not dry_run:
                 output.progress(f"removing {archive.name}")
                 store.remove(archive.name)
+        # Blobs no pointer names, as old: younger ones may be uploads whose pointer is next.
+        leftovers = [b for b in store.leftovers() if b.modified.timestamp() < cutoff]
+        for blob in leftovers:
+            if not dry_run:
+                output.progress(f"removing {blob.name}")
+                store.remove_leftover(blob.name)
     finally:
         store.close()
     verb = "would remove" if dry_run else "removed"
-    text = _rows(old) if old else ""
+    text = _rows(old + leftovers) if old or leftovers else ""
     text += (
         f"{verb} {len(old)} archives ({human_size(sum(a.size for a in old))}) written before "
         f"{_when(datetime.fromtimestamp(cutoff, timezone.utc))}; kept {len(archives) - len(old)}"
         f" in {store.description}\n"
     )
+    if leftovers:
+        size = human_size(sum(b.size for b in leftovers))
+        text += f"{verb} {len(leftovers)} leftover archive blobs ({size}) that no pointer names\n"
     output.result(text)
     return 0

@@ -133,6 +133,17 @@ class Store(abc.ABC):
         """Remove the archive ``name`` (and its pointer); nothing when there is none."""
         raise StoreError(self.description, "removing archives is not supported here")
 
+    def leftovers(self) -> Iterator[StoredArchive]:
+        """Archive blobs that no pointer names (``cas/<sha256>``): an upload whose pointer was
+        never written, or the loser's of two exports of one environment when it could not
+        delete. None where archives are named by their environment (folders) or where the
+        store cannot be listed."""
+        return iter(())
+
+    def remove_leftover(self, name: str) -> None:
+        """Remove the leftover blob ``name`` (as ``leftovers`` names it)."""
+        raise StoreError(self.description, "removing archives is not supported here")
+
     def close(self) -> None:  # noqa: B027 (most stores hold nothing)
         """Release connections."""
 

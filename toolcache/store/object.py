@@ -392,24 +392,42 @@ class ObjectStore(Store):
             raise self._failure(exc, "PUT", path) from None
         self._put(path, body, mode="overwrite", **json_type)
 
-    def _read_listed(self, listed: tuple[str, int, Any]) -> StoredArchive | None:
+    def _read_listed(self, listed: tuple[str, int, Any]) -> tuple[StoredArchive, str] | None:
         path, _, modified = listed
         name = path.split("/")[1] + SUFFIX
         data = self._get_small(path)
         parsed = None if data is None else Pointer.parse_json(data)
         if parsed is None or parsed[0].name != name:
             return None
-        return StoredArchive(name, parsed[1].size, modified)
+        return StoredArchive(name, parsed[1].size, modified), parsed[1].sha256
 
-    def archives(self) -> Iterator[StoredArchive]:
+    def _pointers(self) -> list[tuple[StoredArchive, str]]:
+        """Every readable pointer: the archive it names, and its blob's sha256."""
         listed = [
             entry
             for entry in self._list("ac/")
             if len(entry[0].split("/")) == 3 and is_archive_name(entry[0].split("/")[1] + SUFFIX)
         ]
         with ThreadPoolExecutor(_LISTING_THREADS) as pool:
-            found = [a for a in pool.map(self._read_listed, listed) if a is not None]
+            return [found for found in pool.map(self._read_listed, listed) if found is not None]
+
+    def archives(self) -> Iterator[StoredArchive]:
+        found = [archive for archive, _ in self._pointers()]
         yield from sorted(found, key=lambda a: (a.name, a.modified))
+
+    def leftovers(self) -> Iterator[StoredArchive]:
+        referenced = {sha256 for _, sha256 in self._pointers()}
+        for path, size, modified in self._list("cas/"):
+            sha256 = path.removeprefix("cas/")
+            if path.startswith("cas/") and is_sha256(sha256) and sha256 not in referenced:
+                yield StoredArchive(path, size, modified)
+
+    def remove_leftover(self, name: str) -> None:
+        if self.read_only:
+            raise StoreError(self.description, "it is read-only")
+        if not (name.startswith("cas/") and is_sha256(name.removeprefix("cas/"))):
+            raise StoreError(self.description, f"{name!r} is not an archive blob")
+        self._delete(name)
 
     def remove(self, name: str) -> None:
         if self.read_only:
