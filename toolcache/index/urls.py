@@ -8,7 +8,6 @@ header by the client instead.
 from __future__ import annotations
 
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 Credentials = tuple[str, str]
@@ -74,8 +73,9 @@ def is_file_url(url: str) -> bool:
 
 
 def file_url_to_path(url: str) -> Path:
-    parts = urllib.parse.urlsplit(url)
-    return Path(urllib.request.url2pathname(parts.path))
+    from urllib.request import url2pathname  # brings http.client and email: file URLs only
+
+    return Path(url2pathname(urllib.parse.urlsplit(url).path))
 
 
 def path_to_file_url(path: Path) -> str:
