@@ -76,14 +76,19 @@ def check(env_path: Path, *, full: bool = False) -> str | None:
     """
     if not env_path.is_dir():
         return "it does not exist"
-    if full:
-        from toolcache.envs import files
+    if not full:
+        try:
+            found = receipt_mod.read(env_path)
+        except receipt_mod.ReceiptError as exc:
+            return str(exc)
+        return check_receipt(env_path, found)
+    from toolcache.envs import files
 
-        problems = files.check(env_path, full=True)
-        if problems:
-            return files.describe(problems)
+    problems = files.check(env_path, full=True)  # one walk, reading every file
+    if problems:
+        return files.describe(problems)
     try:
         found = receipt_mod.read(env_path)
     except receipt_mod.ReceiptError as exc:
         return str(exc)
-    return check_receipt(env_path, found)
+    return check_base(env_path, found)
