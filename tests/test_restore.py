@@ -1,4 +1,5 @@
-"""``restore``: archives of several environments are read and written at once."""
+"""``restore``: archives of several environments are read and written at once, and the
+environments no archive gave are built at once."""
 
 from __future__ import annotations
 
@@ -90,3 +91,58 @@ def test_archives_of_several_environments_are_restored_at_once(
     statuses = {k: v["status"] for k, v in json.loads(out.getvalue())["tools"].items()}
     assert statuses == {"one": "restored", "two": "restored", "three": "restored"}
     assert not store.barrier.broken
+
+
+def test_environments_no_archive_gave_are_built_at_once(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three tools, no archives: their builds run side by side (each waits for the other two
+    to have started: builds one after another never get past the first)."""
+    from toolcache.envs import store as env_store
+
+    names = ("one", "two", "three")
+    for name in names:
+        local_index.add(
+            dists.wheel(
+                name,
+                "1.0",
+                console_scripts={name: f"{name}:main"},
+                files={f"{name}/__init__.py": TOOL_MODULE.replace("lintme", name)},
+            )
+        )
+    project = tmp_path / "project"
+    project.mkdir()
+    manifest = project / "tools.yaml"
+    manifest.write_text(
+        f"index-url: {local_index.url}\npython: {sys.executable}\ntools:\n"
+        + "".join(f"  {name}:\n    from: {name}\n" for name in names),
+        encoding="utf-8",
+    )
+    barrier = threading.Barrier(len(names), timeout=20)
+    real_ensure = env_store.ensure
+
+    def meeting_ensure(*args: object, **kwargs: object) -> env_store.Environment:
+        barrier.wait()
+        return real_ensure(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(env_store, "ensure", meeting_ensure)
+    out = io.StringIO()
+    code = restore_command.restore(
+        manifest,
+        [],
+        cache_root=tmp_path / "cache",
+        from_=tmp_path / "no-archives",
+        store=None,
+        no_build=False,
+        mode=LockMode.AUTO,
+        offline=False,
+        output_format="json",
+        output=Output(quiet=True, out=out, err=io.StringIO()),
+    )
+    assert code == 0
+    statuses = {k: v["status"] for k, v in json.loads(out.getvalue())["tools"].items()}
+    assert statuses == dict.fromkeys(names, "built")
+    assert not barrier.broken
+    for name in names:
+        env = Path(json.loads(out.getvalue())["tools"][name]["environment"])
+        assert (env / "bin" / name).exists()

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from toolcache.archive.contents import DEFAULT_SIZE_LIMIT, ArchiveError, package_rows
 from toolcache.commands.plan import Plan, make_plan, record
@@ -26,6 +28,7 @@ from toolcache.restore_output import Restored, emit
 from toolcache.store import ArchiveKey, Store, StoreError, store_or_folder
 
 RESTORE_WORKERS = 4
+T = TypeVar("T")
 
 
 def _try_archive(
@@ -163,31 +166,30 @@ def restore(
     firsts = list(by_first.values())
     try:
         # Archives are read, checked and written several at once (decompression, hashing and
-        # writes release the GIL); builds, which share one index client, one after another.
+        # writes release the GIL); then the environments no archive gave are built side by
+        # side too: each build has its own index client, downloads (most of a cold build)
+        # overlap, and the download and unpacked-wheel caches are safe for concurrent callers.
         def take(tool: LockedTool) -> Restored:
             return _from_cache(
                 tool, source, cache_root=cache_root, size_limit=size_limit, output=output
             )
 
-        workers = min(RESTORE_WORKERS, len(firsts))
-        if workers > 1:
-            with ThreadPoolExecutor(workers, thread_name_prefix="toolcache-restore") as pool:
-                found = list(pool.map(take, firsts))
-        else:
-            found = [take(tool) for tool in firsts]
-        by_env: dict[str, Restored] = {}
-        for tool, taken in zip(firsts, found, strict=True):
-            row = taken
-            if taken.status == "missing" and not no_build:
-                row = _build(
-                    tool,
-                    taken,
-                    cache_root=cache_root,
-                    offline=offline,
-                    index_urls=result.index_urls,
-                    output=output,
-                )
-            by_env[tool.env_id] = row
+        def build(job: tuple[LockedTool, Restored]) -> Restored:
+            return _build(
+                job[0],
+                job[1],
+                cache_root=cache_root,
+                offline=offline,
+                index_urls=result.index_urls,
+                output=output,
+            )
+
+        found = _each(take, firsts, "toolcache-restore")
+        by_env = {tool.env_id: row for tool, row in zip(firsts, found, strict=True)}
+        missing = [(t, r) for t, r in zip(firsts, found, strict=True) if r.status == "missing"]
+        if no_build:
+            missing = []
+        by_env.update((row.env_id, row) for row in _each(build, missing, "toolcache-build"))
     finally:
         source.close()
     rows = [
@@ -199,6 +201,16 @@ def restore(
     _ready_for_hits(result, rows, manifest_path, cache_root)
     emit(rows, output_format, output)
     return 0
+
+
+def _each(action: Callable[[T], Restored], jobs: list[T], name: str) -> list[Restored]:
+    """``action`` of each job, up to ``RESTORE_WORKERS`` at once; the first failure raised
+    once the others have finished."""
+    workers = min(RESTORE_WORKERS, len(jobs))
+    if workers <= 1:
+        return [action(job) for job in jobs]
+    with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
+        return list(pool.map(action, jobs))
 
 
 def _ready_for_hits(
