@@ -188,3 +188,25 @@ def test_a_manifest_edited_after_plan_goes_to_the_full_command(
     proc = toolcache("-m", "toolcache", "run", "-m", str(path), "check", cwd=path.parent,
                      env=job.env)  # fmt: skip
     assert proc.stdout.startswith("lintme ['--strict'] "), proc.stderr
+
+
+def test_options_that_exclude_each_other_are_refused_on_every_fast_path(
+    tmp_path: Path, saved: tuple[Path, Path]
+) -> None:
+    """With every record in place (plan's, restore's, each tool's cache-hit record), ``--locked
+    --frozen`` is the same usage error the full command gives, never a run or a printed plan."""
+    path, archives = saved
+    job = Job(tmp_path, "job", path, archives)
+    assert job("plan", "-q")[0] == 0
+    assert job.restore("-q")[0] == 0
+    for args in (
+        ["plan", "--locked", "--frozen"],
+        ["restore", "--from", str(archives), "--locked", "--frozen"],
+    ):
+        code, out, err = job(*args)
+        assert (code, out) == (2, ""), (args, out, err)
+        assert "exclude each other" in err
+    proc = toolcache("-m", "toolcache", "run", "-m", str(path), "--locked", "--frozen", "lint",
+                     cwd=path.parent, env=job.env)  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (2, ""), proc.stdout
+    assert "exclude each other" in proc.stderr

@@ -19,21 +19,11 @@ PLAN_FLAGS = RUN_FLAGS
 VALUED = {"-m": "manifest", "--manifest": "manifest", "--cache-dir": "cache_dir"}
 #: ``run``'s own: an ad hoc run's package (``--from``, ``--with``) and interpreter.
 RUN_VALUED = {**VALUED, "--from": "from", "--with": "with", "--python": "python", "-p": "python"}
-PLAN_VALUED = {
-    **VALUED,
-    "--tool": "tool",
-    "-t": "tool",
-    "--format": "format",
-    "--key-suffix": "key_suffix",
-}
+#: The options ``plan`` and ``restore`` share: which tools, and how to print.
+LISTING_VALUED = {**VALUED, "--tool": "tool", "-t": "tool", "--format": "format"}
+PLAN_VALUED = {**LISTING_VALUED, "--key-suffix": "key_suffix"}
 RESTORE_FLAGS = {*RUN_FLAGS, "--no-build"}
-RESTORE_VALUED = {
-    **VALUED,
-    "--tool": "tool",
-    "-t": "tool",
-    "--format": "format",
-    "--from": "from",
-}
+RESTORE_VALUED = {**LISTING_VALUED, "--from": "from"}
 
 
 class _Unsupported(Exception):
@@ -68,10 +58,15 @@ def _parse(
             continue
         if not positional:
             raise _Unsupported
-        return values, seen, args[i:]
-    if positional:
-        raise _Unsupported
-    return values, seen, []
+        rest = args[i:]
+        break
+    else:
+        if positional:
+            raise _Unsupported
+        rest = []
+    if {"--locked", "--frozen"} <= seen:
+        raise _Unsupported  # they exclude each other: the full CLI says so
+    return values, seen, rest
 
 
 def _cache_root(values: dict[str, list[str]]) -> str:
@@ -174,8 +169,6 @@ def fast_restore(args: list[str]) -> int | None:
     output_format = values.get("format", ["text"])[-1]
     if output_format not in ("text", "json", "github") or os.environ.get("TOOLCACHE_STORE"):
         return None
-    if {"--locked", "--frozen"} <= flags:
-        return None  # the full command says why not
     from_ = values.get("from", [None])[-1]
     return restore_fast.restore(
         Path(_manifest(values)),
