@@ -18,7 +18,7 @@ from tests.test_run import HEAVY, fill, imported, toolcache
 
 #: Step outputs whose values do not depend on timing.
 OUTPUTS = ("status-lint", "status-check", "status-helper", "cache-hit", "statuses")
-#: Three tools in two environments: ``check`` shares ``lint``'s.
+#: Three tools in two environments: ``check`` shares ``lint``'s, with an ``env:`` of its own.
 TOOLS = """\
 tools:
   lint:
@@ -26,6 +26,7 @@ tools:
   check:
     from: lintme
     run: lintme --check
+    env: {LINTME_MODE: strict, A_SECOND: "2"}
   helper:
     from: helper
     run: python -c "import helper; print('helper ok')"

@@ -47,7 +47,6 @@ def entry(locked: LockedTool) -> dict[str, Any]:
     return {
         "packages": [list(row) for row in package_rows(locked.selection.packages)],
         "run": list(locked.tool.run),
-        "env": [list(pair) for pair in locked.tool.env],
     }
 
 
@@ -111,7 +110,7 @@ def _remember_hit(
         bin_dir=str(env.bin_dir),
         argv=list(restore["run"]),
         environ=os.environ,
-        tool_env=[(name, value) for name, value in restore["env"]],
+        tool_env=list(entry["document"].get("env", {}).items()),
         also_checked=list(entry.get("read", {})),
     )
     _hit.write(str(cache_root), manifest, tool, fields)
