@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
 
 from toolcache.archive.contents import DEFAULT_SIZE_LIMIT, ArchiveError, package_rows
 from toolcache.commands.plan import Plan, make_plan, record
+from toolcache.commands.restore_fast import each
 from toolcache.envs import store as env_store
 from toolcache.errors import HashMismatch, ToolcacheError
 from toolcache.lockfile.planning import LockedTool, LockMode
@@ -26,9 +24,6 @@ from toolcache.output import Output
 from toolcache.relocate import RelocationError
 from toolcache.restore_output import Restored, emit
 from toolcache.store import ArchiveKey, Store, StoreError, store_or_folder
-
-RESTORE_WORKERS = 4
-T = TypeVar("T")
 
 
 def _try_archive(
@@ -184,12 +179,12 @@ def restore(
                 output=output,
             )
 
-        found = _each(take, firsts, "toolcache-restore")
+        found = each(take, firsts, "toolcache-restore")
         by_env = {tool.env_id: row for tool, row in zip(firsts, found, strict=True)}
         missing = [(t, r) for t, r in zip(firsts, found, strict=True) if r.status == "missing"]
         if no_build:
             missing = []
-        by_env.update((row.env_id, row) for row in _each(build, missing, "toolcache-build"))
+        by_env.update((row.env_id, row) for row in each(build, missing, "toolcache-build"))
     finally:
         source.close()
     rows = [
@@ -201,16 +196,6 @@ def restore(
     _ready_for_hits(result, rows, manifest_path, cache_root)
     emit(rows, output_format, output)
     return 0
-
-
-def _each(action: Callable[[T], Restored], jobs: list[T], name: str) -> list[Restored]:
-    """``action`` of each job, up to ``RESTORE_WORKERS`` at once; the first failure raised
-    once the others have finished."""
-    workers = min(RESTORE_WORKERS, len(jobs))
-    if workers <= 1:
-        return [action(job) for job in jobs]
-    with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
-        return list(pool.map(action, jobs))
 
 
 def _ready_for_hits(

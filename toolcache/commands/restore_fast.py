@@ -20,9 +20,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from toolcache import _hit, paths, stamp
 from toolcache.envs import store as env_store
@@ -32,16 +33,29 @@ from toolcache.restore_output import Restored, emit
 if TYPE_CHECKING:
     from toolcache.lockfile.planning import LockedTool
 
-#: Archives restored at once (as ``commands.restore.RESTORE_WORKERS``).
+#: Environments restored (or built) at once.
 WORKERS = 4
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class _Declined(Exception):
     """This path cannot give the answer: the full command will."""
 
 
+def each(action: Callable[[T], R], jobs: list[T], name: str) -> list[R]:
+    """``action`` of each job, up to ``WORKERS`` at once on threads named ``name`` (reading,
+    hashing and writing archives release the GIL; builds wait on the network); the first
+    failure is raised once the others have finished."""
+    if min(WORKERS, len(jobs)) <= 1:
+        return [action(job) for job in jobs]
+    with ThreadPoolExecutor(min(WORKERS, len(jobs)), thread_name_prefix=name) as pool:
+        return list(pool.map(action, jobs))
+
+
 def entry(locked: LockedTool) -> dict[str, Any]:
-    """What a tool's ``stamp`` record keeps for this path, besides ``plan``'s document."""
+    """What a tool's ``stamp`` record keeps for this path, besides ``plan``'s document (which
+    has the hashes, the interpreter and the tool's ``env:``)."""
     from toolcache.archive.contents import package_rows
 
     return {
@@ -157,18 +171,11 @@ def restore(
             return None
         todo[env_id] = (name, archive)
     try:
-        if len(todo) > 1:
-            with ThreadPoolExecutor(min(WORKERS, len(todo))) as pool:
-                done = list(
-                    pool.map(
-                        lambda job: _restore_one(
-                            job[0], entries[job[0]], job[1], cache_root, output
-                        ),
-                        todo.values(),
-                    )
-                )
-        else:
-            done = [_restore_one(n, entries[n], a, cache_root, output) for n, a in todo.values()]
+        done = each(
+            lambda job: _restore_one(job[0], entries[job[0]], job[1], cache_root, output),
+            list(todo.values()),
+            "toolcache-restore",
+        )
     except _Declined:
         return None
     rows.update((row.env_id, row) for row in done)
