@@ -143,18 +143,22 @@ def check_listing(
         seen.add(relative)
         expected = listed.get(relative)
         problem = _differs(relative, expected, regular, size)
-        if problem is None and expected is not None and _record_digest(sha256) != expected[0]:
+        if (
+            problem is None
+            and expected is not None
+            and record_digest(bytes.fromhex(sha256)) != expected[0]
+        ):
             problem = f"{relative} was changed (its sha256 differs)"
         if problem is not None:
             problems.append(problem)
     return _limited(problems, listed, seen, limit)
 
 
-def _record_digest(sha256_hex: str) -> str:
-    """A hex sha256 as ``RECORD`` and the list write it: urlsafe base64, unpadded."""
+def record_digest(digest: bytes) -> str:
+    """A sha256 digest as ``RECORD`` and this list write it: urlsafe base64 without padding."""
     import base64
 
-    return base64.urlsafe_b64encode(bytes.fromhex(sha256_hex)).decode("ascii").rstrip("=")
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 def _differs(

@@ -43,6 +43,7 @@ from installer.utils import Scheme, construct_record_file
 
 from toolcache import host
 from toolcache.envs import unpacked as unpacked_mod
+from toolcache.envs.files import record_digest
 from toolcache.errors import ToolcacheError
 
 _WINDOWS = host.current().launcher == host.EXE_LAUNCHER
@@ -227,7 +228,7 @@ def _placed_from_record(root: Path, record: Path) -> list[Placed]:
             placed.append((target, digest, int(size)))
         else:
             data = Path(target).read_bytes()
-            sha = unpacked_mod.record_digest(hashlib.sha256(data).digest())
+            sha = record_digest(hashlib.sha256(data).digest())
             placed.append((target, sha, len(data)))
     return placed
 
@@ -347,7 +348,7 @@ def _write_new(target: Path, data: bytes, *, executable: bool) -> str:
         f.write(data)
     if executable:
         _make_executable(target)
-    return unpacked_mod.record_digest(hashlib.sha256(data).digest())
+    return record_digest(hashlib.sha256(data).digest())
 
 
 def link_unpacked(

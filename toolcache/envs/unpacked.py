@@ -11,7 +11,6 @@ nothing may ever write into them in place.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import hashlib
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from toolcache import atomic, paths
+from toolcache.envs.files import record_digest
 from toolcache.errors import ToolcacheError
 
 FORMAT = 1
@@ -222,11 +222,6 @@ def clean_stale(parent: Path) -> list[Path]:
                         shutil.rmtree(entry.path, ignore_errors=True)
                         removed.append(Path(entry.path))
     return removed
-
-
-def record_digest(digest: bytes) -> str:
-    """``digest`` as ``RECORD`` writes it: urlsafe base64 without padding."""
-    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 def file_record_digest(path: str | os.PathLike[str]) -> str:
