@@ -38,10 +38,12 @@ class MeetingStore(FolderStore):
             yield download
 
 
-def test_archives_of_several_environments_are_restored_at_once(
-    tmp_path: Path, local_index: LocalIndex, dists: Dists, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("one", "two", "three"):
+NAMES = ("one", "two", "three")
+
+
+def three_tools(tmp_path: Path, local_index: LocalIndex, dists: Dists) -> Path:
+    """A project (its manifest returned) of three tools, each its own package and environment."""
+    for name in NAMES:
         local_index.add(
             dists.wheel(
                 name,
@@ -55,9 +57,17 @@ def test_archives_of_several_environments_are_restored_at_once(
     manifest = project / "tools.yaml"
     manifest.write_text(
         f"index-url: {local_index.url}\npython: {sys.executable}\ntools:\n"
-        + "".join(f"  {name}:\n    from: {name}\n" for name in ("one", "two", "three")),
+        + "".join(f"  {name}:\n    from: {name}\n" for name in NAMES),
         encoding="utf-8",
     )
+    return manifest
+
+
+def test_archives_of_several_environments_are_restored_at_once(
+    tmp_path: Path, local_index: LocalIndex, dists: Dists, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = three_tools(tmp_path, local_index, dists)
+    project = manifest.parent
     archives = tmp_path / "archives"
     runner_a = {"TOOLCACHE_CACHE_DIR": str(tmp_path / "a")}
     made = toolcache("-m", "toolcache", "restore", "-m", str(manifest), cwd=project, env=runner_a)
@@ -100,25 +110,8 @@ def test_environments_no_archive_gave_are_built_at_once(
     to have started: builds one after another never get past the first)."""
     from toolcache.envs import store as env_store
 
-    names = ("one", "two", "three")
-    for name in names:
-        local_index.add(
-            dists.wheel(
-                name,
-                "1.0",
-                console_scripts={name: f"{name}:main"},
-                files={f"{name}/__init__.py": TOOL_MODULE.replace("lintme", name)},
-            )
-        )
-    project = tmp_path / "project"
-    project.mkdir()
-    manifest = project / "tools.yaml"
-    manifest.write_text(
-        f"index-url: {local_index.url}\npython: {sys.executable}\ntools:\n"
-        + "".join(f"  {name}:\n    from: {name}\n" for name in names),
-        encoding="utf-8",
-    )
-    barrier = threading.Barrier(len(names), timeout=20)
+    manifest = three_tools(tmp_path, local_index, dists)
+    barrier = threading.Barrier(len(NAMES), timeout=20)
     real_ensure = env_store.ensure
 
     def meeting_ensure(*args: object, **kwargs: object) -> env_store.Environment:
@@ -141,8 +134,8 @@ def test_environments_no_archive_gave_are_built_at_once(
     )
     assert code == 0
     statuses = {k: v["status"] for k, v in json.loads(out.getvalue())["tools"].items()}
-    assert statuses == dict.fromkeys(names, "built")
+    assert statuses == dict.fromkeys(NAMES, "built")
     assert not barrier.broken
-    for name in names:
+    for name in NAMES:
         env = Path(json.loads(out.getvalue())["tools"][name]["environment"])
         assert (env / "bin" / name).exists()
