@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import Requirement
+
+from toolcache.index import urls
 
 #: Folders never part of a project's sources, at any depth: VCS data and caches.
 IGNORED_DIRS = frozenset({".git", ".hg", ".svn", ".bzr", "__pycache__", "node_modules"})
@@ -48,12 +48,9 @@ _FORMAT = b"toolcache-local-sources/2\0"
 def local_path(requirement: Requirement) -> Path | None:
     """The path of a local requirement (its ``file:`` URL), None for any other."""
     url = requirement.url
-    if not url or not url.startswith("file:"):
+    if not url or not urls.is_file_url(url):
         return None
-    path = unquote(urlsplit(url).path)
-    if sys.platform == "win32" and path.startswith("/") and path[2:3] == ":":
-        path = path[1:]  # file:///C:/x
-    return Path(path)
+    return urls.file_url_to_path(url)
 
 
 def _walk(folder: Path) -> tuple[list[Path], list[tuple[str, Path]]]:
