@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
@@ -30,14 +30,20 @@ if TYPE_CHECKING:
 Local = Mapping[NormalizedName, tuple[DistFile, DistMetadata]]
 
 
-def _file(path: Path, kind: str, version: Version, sha256: str, meta: DistMetadata) -> DistFile:
+def _file(
+    path: Path,
+    kind: Literal["wheel", "directory"],
+    version: Version,
+    sha256: str,
+    meta: DistMetadata,
+) -> DistFile:
     return DistFile(
         project=meta.name,
         version=version,
         filename=path.name,
         url=path.as_uri(),
         index="",
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         sha256=sha256,
         size=path.stat().st_size if kind == "wheel" else None,
         upload_time=None,
