@@ -32,13 +32,12 @@ def test_explain_names_the_package_and_the_manifest_line_that_moved(
 ) -> None:
     fill(local_index, dists)  # helper 2.0
     path = project(tmp_path / "p", local_index)
-    env = {"TOOLCACHE_CACHE_DIR": str(tmp_path / "cache")}
-    first = toolcache("plan", "-m", str(path), cwd=path.parent, env=env)
+    first = toolcache("plan", "-m", str(path), cwd=path.parent)
     assert first.returncode == 0, first.stderr
 
     local_index.add(dists.wheel("helper", "2.1"))
     project(tmp_path / "p", local_index, lint_with="    with: ['helper>=2.1']\n")
-    explained = toolcache("plan", "-m", str(path), "--explain", cwd=path.parent, env=env)
+    explained = toolcache("plan", "-m", str(path), "--explain", cwd=path.parent)
     assert explained.returncode == 0, explained.stderr
     text = explained.stdout
     assert "fmt: unchanged" in text
@@ -53,8 +52,7 @@ def test_explain_without_an_earlier_plan_says_how_to_give_one(
 ) -> None:
     fill(local_index, dists)  # helper 2.0
     path = project(tmp_path / "p", local_index)
-    env = {"TOOLCACHE_CACHE_DIR": str(tmp_path / "cache")}
-    done = toolcache("plan", "-m", str(path), "--explain", cwd=path.parent, env=env)
+    done = toolcache("plan", "-m", str(path), "--explain", cwd=path.parent)
     assert done.returncode == 1
     assert "no earlier plan" in done.stderr and "--against" in done.stderr
     assert "Traceback" not in done.stderr
@@ -68,16 +66,15 @@ def test_explain_against_another_runner_s_plan_names_the_interpreter_field(
     with --against: the explanation names the interpreter fields that differ."""
     fill(local_index, dists)  # helper 2.0
     path = project(tmp_path / "p", local_index)
-    env = {"TOOLCACHE_CACHE_DIR": str(tmp_path / "cache")}
     other = _pyenv_python("12")
     assert other is not None
     earlier = toolcache("plan", "-m", str(path), "--python", str(other), "--format", "json",
-                        cwd=path.parent, env=env)  # fmt: skip
+                        cwd=path.parent)  # fmt: skip
     assert earlier.returncode == 0, earlier.stderr
     saved = tmp_path / "previous-plan.json"
     saved.write_text(earlier.stdout, encoding="utf-8")
     explained = toolcache("plan", "-m", str(path), "--explain", "--against", str(saved),
-                          cwd=path.parent, env=env)  # fmt: skip
+                          cwd=path.parent)  # fmt: skip
     assert explained.returncode == 0, explained.stderr
     assert "interpreter python_full_version: 3.12." in explained.stdout
     assert "python: CPython 3.12" in explained.stdout
