@@ -165,10 +165,13 @@ def test_env_is_set_and_a_changed_env_takes_no_stale_hit(
     first = toolcache("run", "-m", str(path), "types", cwd=cwd)
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines()[0] == "MYPYPATH=src"
-    hit = toolcache("run", "-m", str(path), "types", cwd=cwd)  # the cache-hit path
+    # The first run left the record the cache-hit path starts the tool from.
+    assert list(Path(os.environ["TOOLCACHE_CACHE_DIR"], "stamps-v1").glob("*-types.run"))
+    hit = toolcache("run", "-m", str(path), "types", cwd=cwd)
     assert hit.stdout.splitlines()[0] == "MYPYPATH=src"
 
-    path.write_text(path.read_text(encoding="utf-8").replace("MYPYPATH: src", "MYPYPATH: lib"))
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("MYPYPATH: src", "MYPYPATH: lib"), encoding="utf-8")
     changed = toolcache("run", "-m", str(path), "types", cwd=cwd)
     assert changed.stdout.splitlines()[0] == "MYPYPATH=lib", changed.stderr
     assert toolcache("run", "-m", str(path), "types", cwd=cwd).stdout.startswith("MYPYPATH=lib")
