@@ -3,6 +3,7 @@ in-tree) backend and a wheel file, through the real CLI against a local index.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -146,8 +147,6 @@ def test_wheel_file_is_locked_with_its_hash_and_a_relative_path(
     assert first.returncode == 0, first.stdout + first.stderr
     assert "extra-plug" in first.stdout and "plugdep" in first.stdout
     lock = (cwd / "tools.lock" / "pylock.host.toml").read_text(encoding="utf-8")
-    import hashlib
-
     sha = hashlib.sha256(local.read_bytes()).hexdigest()
     assert f'path = "../wheels/{wheel.name}"' in lock
     assert f'sha256 = "{sha}"' in lock
