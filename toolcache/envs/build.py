@@ -353,13 +353,12 @@ def missing_offline(lock: Selection, interpreter: Interpreter, cache_root: Path)
     """The lock's files an offline build would need but cannot find."""
     missing: list[str] = []
     for package in lock.packages:
-        if package.kind == "directory":
-            if not _local_file(lock, package).is_dir():
-                missing.append(f"{package.filename} (the folder {_local_file(lock, package)})")
-            continue
-        if package.path is not None and package.url is None:
-            if not _local_file(lock, package).is_file():
-                missing.append(f"{package.filename} (at {_local_file(lock, package)})")
+        if package.path is not None and package.url is None:  # a local file or project folder
+            local = _local_file(lock, package)
+            if package.kind == "directory" and not local.is_dir():
+                missing.append(f"{package.filename} (the folder {local})")
+            elif package.kind != "directory" and not local.is_file():
+                missing.append(f"{package.filename} (at {local})")
             continue
         if package.kind == "sdist" and _built_wheel(cache_root, package.sha256, interpreter):
             continue
