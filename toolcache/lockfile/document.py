@@ -136,12 +136,11 @@ def lock_inputs(
     for req in requirements:
         path = local_path(req)
         if path is not None:
-            kind = "directory" if path.is_dir() else "wheel"
             local.append(
                 {
                     "name": canonicalize_name(req.name),
                     "path": paths.relative_posix(path, base or Path.cwd()),
-                    "content-hash" if kind == "directory" else "sha256": _fingerprint(path),
+                    "content-hash" if path.is_dir() else "sha256": _fingerprint(path),
                 }
             )
     if local:
