@@ -174,17 +174,22 @@ def test_a_lock_of_the_previous_format_is_stale_not_an_error(
     assert "format = 2" in lock.read_text(encoding="utf-8")
 
 
+def _locked(tmp_path: Path, local_index: LocalIndex, dists: Dists) -> tuple[Path, Path, str]:
+    """A project whose tool ``x`` is locked: its manifest, its lock and the lock's text."""
+    fill_index(local_index, dists)
+    manifest = _manifest(tmp_path / "project", local_index.url)
+    cli("lock", "-m", str(manifest), cwd=manifest.parent)
+    lock = manifest.parent / "tools.lock" / "pylock.x.toml"
+    return manifest, lock, lock.read_text(encoding="utf-8")
+
+
 def test_a_hand_edited_lock_is_stale_and_locked_again(
     tmp_path: Path, local_index: LocalIndex, dists: Dists
 ) -> None:
     """Editing a release's version in a lock is noticed without the network:
     --locked and --frozen refuse it, `lock --check` fails, the default mode locks again."""
-    fill_index(local_index, dists)
-    project = tmp_path / "project"
-    manifest = _manifest(project, local_index.url)
-    cli("lock", "-m", str(manifest), cwd=project)
-    lock = project / "tools.lock" / "pylock.x.toml"
-    original = lock.read_text(encoding="utf-8")
+    manifest, lock, original = _locked(tmp_path, local_index, dists)
+    project = manifest.parent
     assert 'version = "2.0"' in original
     edited = original.replace('version = "2.0"', 'version = "1.0"', 1)
     lock.write_text(edited, encoding="utf-8")
@@ -204,12 +209,8 @@ def test_a_lock_from_before_packages_hash_is_said_to_be_older_not_edited(
 ) -> None:
     """Locks of format 2 written before locks carried ``packages-hash`` are stale for that
     reason, named as such (not "changed since it was locked"), and locked again."""
-    fill_index(local_index, dists)
-    project = tmp_path / "project"
-    manifest = _manifest(project, local_index.url)
-    cli("lock", "-m", str(manifest), cwd=project)
-    lock = project / "tools.lock" / "pylock.x.toml"
-    original = lock.read_text(encoding="utf-8")
+    manifest, lock, original = _locked(tmp_path, local_index, dists)
+    project = manifest.parent
     older = "".join(
         line for line in original.splitlines(keepends=True) if not line.startswith("packages-hash")
     )
