@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_run import REPO, medians_ms
+from benchmarks.bench_run import find_uvx, install_toolcache, medians_ms, the_environment
 
 
 def main() -> int:
@@ -29,44 +27,28 @@ def main() -> int:
     parser.add_argument("--version", default="0.17.3")
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    uvx = shutil.which("uvx", path=sysconfig.get_path("scripts")) or shutil.which("uvx")
-    if uvx is None:
-        raise SystemExit("uvx is not on PATH")
+    uvx = find_uvx()
     spec = f"{args.tool}@{args.version}"
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         (tmp / ".git").mkdir()  # no manifest is searched for above this folder
         quiet = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1"}
-        venv = tmp / "toolcache-venv"
-        subprocess.run(
-            ["uv", "venv", "-q", "--python", sys.executable, str(venv)], env=quiet, check=True
-        )
-        python = str(venv / "bin" / "python")
-        subprocess.run(
-            ["uv", "pip", "install", "-q", "--compile-bytecode", "--python", python, str(REPO)],
-            env=quiet,
-            check=True,
-        )
+        script = str(install_toolcache(tmp / "toolcache-venv"))
         env = {
             **quiet,
             "TOOLCACHE_CACHE_DIR": str(tmp / "tc-cache"),
             "UV_CACHE_DIR": str(tmp / "uv-cache"),
             "UV_TOOL_DIR": str(tmp / "uv-tools"),
         }
-        ours = [str(venv / "bin" / "toolcache"), "run", "--python", sys.executable, spec]
-        ours += ["--", "--version"]
+        ours = [script, "run", "--python", sys.executable, spec, "--", "--version"]
         theirs = [uvx, "--offline", "--python", sys.executable, spec, "--version"]
         subprocess.run(ours, env=env, cwd=tmp, check=True, capture_output=True)  # fill caches
         subprocess.run([uvx, *theirs[2:]], env=env, cwd=tmp, check=True, capture_output=True)
         (lock,) = (tmp / "tc-cache" / "adhoc").glob("*/pylock.toml")
-        (env_dir,) = [
-            p
-            for p in (tmp / "tc-cache" / "envs").glob("*/*")
-            if p.is_dir() and not p.name.startswith(".")
-        ]
+        direct = [str(the_environment(tmp / "tc-cache") / "bin" / args.tool), "--version"]
         results = medians_ms(
             {
-                "tool directly": [str(env_dir / "bin" / args.tool), "--version"],
+                "tool directly": direct,
                 "toolcache run (ad hoc)": ours,
                 "uvx --offline": theirs,
             },

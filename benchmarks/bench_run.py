@@ -48,38 +48,56 @@ def medians_ms(
     return {label: statistics.median(values) * 1000 for label, values in times.items()}
 
 
+def find_uvx() -> str:
+    """uvx itself, not a version manager's shim (which costs more than the tools here)."""
+    uvx = shutil.which("uvx", path=sysconfig.get_path("scripts")) or shutil.which("uvx")
+    if uvx is None:
+        raise SystemExit("uvx is not on PATH")
+    return uvx
+
+
+def install_toolcache(venv: Path) -> Path:
+    """toolcache as users get it, a regular (not editable) install in ``venv``, made for this
+    interpreter; its console script."""
+    quiet = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1"}
+    subprocess.run(
+        ["uv", "venv", "-q", "--python", sys.executable, str(venv)], env=quiet, check=True
+    )
+    install = [
+        "uv",
+        "pip",
+        "install",
+        "-q",
+        # As the action installs it: with its bytecode, so no run compiles toolcache's
+        # modules (PYTHONDONTWRITEBYTECODE, set on some machines, would make every one).
+        "--compile-bytecode",
+        "--python",
+        str(venv / "bin" / "python"),
+        str(REPO),
+    ]
+    subprocess.run(install, env=quiet, check=True)
+    return venv / "bin" / "toolcache"
+
+
+def the_environment(cache_root: Path) -> Path:
+    """The one environment in ``cache_root``, where the tool's own script is."""
+    (env_dir,) = [
+        p for p in (cache_root / "envs").glob("*/*") if p.is_dir() and not p.name.startswith(".")
+    ]
+    return env_dir
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tool", default="ruff==0.17.3")
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    # The real binary, not a version manager's shim (which costs more than the tools here).
-    uvx = shutil.which("uvx", path=sysconfig.get_path("scripts")) or shutil.which("uvx")
-    if uvx is None:
-        raise SystemExit("uvx is not on PATH")
+    uvx = find_uvx()
     name = args.tool.split("==")[0].split("[")[0]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        # toolcache as users get it: a regular (not editable) install in its own environment.
-        quiet = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1"}
         venv = tmp / "toolcache-venv"
-        subprocess.run(
-            ["uv", "venv", "-q", "--python", sys.executable, str(venv)], env=quiet, check=True
-        )
-        install = [
-            "uv",
-            "pip",
-            "install",
-            "-q",
-            # As the action installs it: with its bytecode, so no run compiles toolcache's
-            # modules (PYTHONDONTWRITEBYTECODE, set on some machines, would make every one).
-            "--compile-bytecode",
-            "--python",
-            str(venv / "bin" / "python"),
-            str(REPO),
-        ]
-        subprocess.run(install, env=quiet, check=True)
-        script = str(venv / "bin" / "toolcache")
+        script = str(install_toolcache(venv))
         (tmp / "tools.yaml").write_text(
             f"python: {sys.executable}\ntools:\n  t:\n    from: {args.tool}\n    run: {name}\n"
         )
@@ -96,12 +114,7 @@ def main() -> int:
         offline = [uvx, "--offline", *theirs[1:]]
         subprocess.run(ours, env=env, cwd=tmp, check=True, capture_output=True)  # fill caches
         subprocess.run(theirs, env=env, cwd=tmp, check=True, capture_output=True)
-        (env_dir,) = [
-            p
-            for p in (tmp / "tc-cache" / "envs").glob("*/*")
-            if p.is_dir() and not p.name.startswith(".")
-        ]
-        direct = [str(env_dir / "bin" / name), "--version"]
+        direct = [str(the_environment(tmp / "tc-cache") / "bin" / name), "--version"]
         results = medians_ms(
             {
                 "tool directly": direct,
