@@ -16,7 +16,21 @@ from tests.support.index import LocalIndex
 from tests.test_plan import _pyenv_python, cli
 from tests.test_run import fill, manifest
 
-COMMANDS = ["plan", "lock", "run", "export", "restore", "list", "verify", "gc", "store ls"]
+COMMANDS = [
+    "plan",
+    "lock",
+    "run",
+    "export",
+    "restore",
+    "list",
+    "verify",
+    "gc",
+    "add",
+    "remove",
+    "tools",
+    "store ls",
+    "store prune",
+]
 
 
 def toolcache(
@@ -36,17 +50,18 @@ def test_help_reads_like_uv_s(columns: str) -> None:
     assert "..." not in commands, commands
     for line in top.stdout.splitlines():
         assert len(line) <= int(columns), line
-    for command in [*COMMANDS, "add", "remove", "tools"]:
+    usages: dict[str, str] = {}
+    for command in COMMANDS:
         shown = toolcache(*command.split(), "--help", env=env)
         assert shown.returncode == 0, shown.stderr
         for line in shown.stdout.splitlines():
             assert len(line) <= int(columns), (command, line)
-        usage = shown.stdout.splitlines()[0]
+        usage = usages[command] = shown.stdout.splitlines()[0]
         assert "{" not in usage and "<list" not in shown.stdout and "<str>" not in shown.stdout, (
             command,
             shown.stdout,
         )
-    assert toolcache("run", "--help").stdout.startswith("Usage: toolcache run [OPTIONS] TOOL")
+    assert usages["run"].startswith("Usage: toolcache run [OPTIONS] TOOL")
 
 
 @pytest.mark.parametrize(("command", "accepted"), [("list", "text|json"), ("gc", None)])
